@@ -1,0 +1,58 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Debian's libtorch-dev puts the C++ frontend headers under this directory.
+let torchAPIInclude = "/usr/include/torch/csrc/api/include"
+
+let package = Package(
+    name: "Loupe",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "loupe", targets: ["loupe"]),
+        .library(name: "Torch", targets: ["Torch"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C API over libtorch (opaque handles; every call returns NULL or an owned error string).
+        .target(
+            name: "CTorch",
+            cxxSettings: [
+                .unsafeFlags(["-I", torchAPIInclude, "-Wno-deprecated-declarations", "-O2"]),
+            ],
+            linkerSettings: [
+                .linkedLibrary("torch"),
+                .linkedLibrary("torch_cpu"),
+                .linkedLibrary("c10"),
+                .linkedLibrary("m"),
+            ]
+        ),
+        .target(name: "Torch", dependencies: ["CTorch"]),
+        // System libraries: Debian's libjpeg-dev (libjpeg-turbo) and libpng-dev.
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng"),
+        // setjmp-safe codec in C: libjpeg and libpng report errors by longjmp, which Swift cannot catch.
+        .target(
+            name: "CImaging",
+            dependencies: ["CJPEG", "CPNG"],
+            cSettings: [.unsafeFlags(["-O2"])],
+            // A C target does not autolink its system-library dependencies' module maps.
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
+        ),
+        .target(name: "Imaging", dependencies: ["Torch", "CImaging"]),
+        .executableTarget(
+            name: "loupe",
+            dependencies: [
+                "Torch", "Imaging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TorchTests", dependencies: ["Torch"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Torch"], exclude: ["Images"]),
+        .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),
+    ],
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,683 @@
+// libtorch 1.13 behind the C API in include/torch_api.h. Every entry point runs in PROTECT, so a
+// C++ exception (c10::Error, std::exception, anything else) becomes a returned error string.
+#include "torch_api.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+lt_error make_error(const char *message) {
+    size_t n = std::strlen(message);
+    char *copy = static_cast<char *>(std::malloc(n + 1));
+    if (copy) std::memcpy(copy, message, n + 1);
+    return copy;
+}
+
+#define PROTECT(...)                                                    \
+    try {                                                               \
+        __VA_ARGS__;                                                           \
+        return nullptr;                                                 \
+    } catch (const c10::Error &e) {                                     \
+        return make_error(e.what_without_backtrace());                  \
+    } catch (const std::exception &e) {                                 \
+        return make_error(e.what());                                    \
+    } catch (...) {                                                     \
+        return make_error("unknown C++ exception in libtorch");         \
+    }
+
+inline torch::Tensor &T(lt_tensor t) { return *reinterpret_cast<torch::Tensor *>(t); }
+inline lt_tensor wrap(torch::Tensor t) { return reinterpret_cast<lt_tensor>(new torch::Tensor(std::move(t))); }
+inline c10::optional<torch::Tensor> opt(lt_tensor t) {
+    if (t == nullptr) return c10::nullopt;
+    return T(t);
+}
+inline torch::Tensor or_undefined(lt_tensor t) { return t ? T(t) : torch::Tensor(); }
+inline at::IntArrayRef ints(const int64_t *p, int n) { return at::IntArrayRef(p, static_cast<size_t>(n)); }
+
+torch::ScalarType scalar_type(int dtype) {
+    switch (dtype) {
+    case LT_FLOAT32: return torch::kFloat32;
+    case LT_FLOAT64: return torch::kFloat64;
+    case LT_INT64: return torch::kInt64;
+    case LT_INT32: return torch::kInt32;
+    case LT_UINT8: return torch::kUInt8;
+    case LT_BOOL: return torch::kBool;
+    case LT_FLOAT16: return torch::kFloat16;
+    case LT_BFLOAT16: return torch::kBFloat16;
+    case LT_INT8: return torch::kInt8;
+    case LT_INT16: return torch::kInt16;
+    }
+    throw std::invalid_argument("unknown dtype code " + std::to_string(dtype));
+}
+
+int dtype_code(torch::ScalarType t) {
+    switch (t) {
+    case torch::kFloat32: return LT_FLOAT32;
+    case torch::kFloat64: return LT_FLOAT64;
+    case torch::kInt64: return LT_INT64;
+    case torch::kInt32: return LT_INT32;
+    case torch::kUInt8: return LT_UINT8;
+    case torch::kBool: return LT_BOOL;
+    case torch::kFloat16: return LT_FLOAT16;
+    case torch::kBFloat16: return LT_BFLOAT16;
+    case torch::kInt8: return LT_INT8;
+    case torch::kInt16: return LT_INT16;
+    default: return -1;
+    }
+}
+
+torch::TensorOptions options(int dtype) { return torch::TensorOptions().dtype(scalar_type(dtype)); }
+
+at::Reduction::Reduction reduction(int r) {
+    switch (r) {
+    case 0: return at::Reduction::None;
+    case 1: return at::Reduction::Mean;
+    case 2: return at::Reduction::Sum;
+    }
+    throw std::invalid_argument("unknown reduction " + std::to_string(r));
+}
+
+std::vector<torch::Tensor> tensors(const lt_tensor *p, int n) {
+    std::vector<torch::Tensor> v;
+    v.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; i++) v.push_back(T(p[i]));
+    return v;
+}
+
+struct Optimizer {
+    std::unique_ptr<torch::optim::Optimizer> impl;
+};
+
+}  // namespace
+
+extern "C" {
+
+void lt_error_free(lt_error error) { std::free(error); }
+
+// MARK: runtime
+
+lt_error lt_set_num_threads(int threads) {
+    PROTECT({
+        if (threads < 1) throw std::invalid_argument("thread count must be at least 1");
+        at::set_num_threads(threads);
+        // Inter-op threads can be set once, before any parallel work; later calls keep the first value.
+        try {
+            at::set_num_interop_threads(threads);
+        } catch (const c10::Error &) {
+        }
+    })
+}
+int lt_get_num_threads(void) { return at::get_num_threads(); }
+lt_error lt_manual_seed(uint64_t seed) { PROTECT(torch::manual_seed(seed)) }
+int lt_is_grad_enabled(void) { return c10::GradMode::is_enabled() ? 1 : 0; }
+void lt_set_grad_enabled(int enabled) { c10::GradMode::set_enabled(enabled != 0); }
+const char *lt_version(void) { return TORCH_VERSION; }
+
+// MARK: lifetime and inspection
+
+void lt_tensor_free(lt_tensor tensor) { delete reinterpret_cast<torch::Tensor *>(tensor); }
+int64_t lt_tensor_dim(lt_tensor tensor) { return T(tensor).dim(); }
+void lt_tensor_shape(lt_tensor tensor, int64_t *shape_out) {
+    auto sizes = T(tensor).sizes();
+    for (size_t i = 0; i < sizes.size(); i++) shape_out[i] = sizes[i];
+}
+int lt_tensor_dtype(lt_tensor tensor) { return dtype_code(T(tensor).scalar_type()); }
+int64_t lt_tensor_numel(lt_tensor tensor) { return T(tensor).numel(); }
+int lt_tensor_defined(lt_tensor tensor) { return T(tensor).defined() ? 1 : 0; }
+int lt_tensor_requires_grad(lt_tensor tensor) { return T(tensor).requires_grad() ? 1 : 0; }
+lt_error lt_tensor_set_requires_grad(lt_tensor tensor, int requires_grad) {
+    PROTECT(T(tensor).set_requires_grad(requires_grad != 0))
+}
+lt_error lt_tensor_copy_to(lt_tensor tensor, int dtype, void *dst, size_t nbytes) {
+    PROTECT({
+        auto t = T(tensor).detach().to(scalar_type(dtype)).contiguous();
+        size_t need = static_cast<size_t>(t.numel()) * t.element_size();
+        if (need != nbytes)
+            throw std::invalid_argument("copy_to: destination holds " + std::to_string(nbytes) +
+                                        " bytes, tensor needs " + std::to_string(need));
+        if (need > 0) std::memcpy(dst, t.data_ptr(), need);
+    })
+}
+lt_error lt_tensor_item_double(lt_tensor tensor, double *out) { PROTECT(*out = T(tensor).item<double>()) }
+lt_error lt_tensor_to_string(lt_tensor tensor, char **out) {
+    PROTECT({
+        std::ostringstream s;
+        s << T(tensor);
+        *out = make_error(s.str().c_str());
+    })
+}
+lt_error lt_tensor_shallow_clone(lt_tensor tensor, lt_tensor *out) { PROTECT(*out = wrap(T(tensor))) }
+
+// MARK: creation
+
+lt_error lt_from_data(const void *data, int dtype, const int64_t *shape, int ndim, lt_tensor *out) {
+    PROTECT({
+        auto t = torch::empty(ints(shape, ndim), options(dtype));
+        size_t n = static_cast<size_t>(t.numel()) * t.element_size();
+        if (n > 0) std::memcpy(t.data_ptr(), data, n);
+        *out = wrap(t);
+    })
+}
+lt_error lt_scalar_tensor(double value, int dtype, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::scalar_tensor(value, options(dtype))))
+}
+lt_error lt_zeros(const int64_t *shape, int ndim, int dtype, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::zeros(ints(shape, ndim), options(dtype))))
+}
+lt_error lt_ones(const int64_t *shape, int ndim, int dtype, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::ones(ints(shape, ndim), options(dtype))))
+}
+lt_error lt_full(const int64_t *shape, int ndim, double value, int dtype, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::full(ints(shape, ndim), value, options(dtype))))
+}
+lt_error lt_randn(const int64_t *shape, int ndim, int dtype, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::randn(ints(shape, ndim), options(dtype))))
+}
+lt_error lt_rand(const int64_t *shape, int ndim, int dtype, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::rand(ints(shape, ndim), options(dtype))))
+}
+lt_error lt_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::randint(low, high, ints(shape, ndim), options(LT_INT64))))
+}
+lt_error lt_randperm(int64_t n, lt_tensor *out) { PROTECT(*out = wrap(torch::randperm(n, options(LT_INT64)))) }
+lt_error lt_arange(double start, double end, double step, int dtype, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::arange(start, end, step, options(dtype))))
+}
+lt_error lt_linspace(double start, double end, int64_t steps, int dtype, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::linspace(start, end, steps, options(dtype))))
+}
+lt_error lt_eye(int64_t n, int dtype, lt_tensor *out) { PROTECT(*out = wrap(torch::eye(n, options(dtype)))) }
+lt_error lt_as_strided_copy(lt_tensor storage, const int64_t *shape, int ndim, const int64_t *strides,
+                            int64_t offset, lt_tensor *out) {
+    PROTECT(*out = wrap(T(storage).as_strided(ints(shape, ndim), ints(strides, ndim), offset).clone()))
+}
+
+// MARK: element-wise
+
+lt_error lt_unary(int op, lt_tensor a, lt_tensor *out) {
+    PROTECT({
+        auto &x = T(a);
+        torch::Tensor r;
+        switch (op) {
+        case LT_NEG: r = x.neg(); break;
+        case LT_EXP: r = x.exp(); break;
+        case LT_LOG: r = x.log(); break;
+        case LT_SQRT: r = x.sqrt(); break;
+        case LT_RSQRT: r = x.rsqrt(); break;
+        case LT_ABS: r = x.abs(); break;
+        case LT_RELU: r = torch::relu(x); break;
+        case LT_TANH: r = x.tanh(); break;
+        case LT_SIGMOID: r = x.sigmoid(); break;
+        case LT_GELU: r = torch::gelu(x); break;
+        case LT_GELU_TANH: r = torch::gelu(x, "tanh"); break;
+        case LT_SIN: r = x.sin(); break;
+        case LT_COS: r = x.cos(); break;
+        case LT_FLOOR: r = x.floor(); break;
+        case LT_CEIL: r = x.ceil(); break;
+        case LT_ROUND: r = x.round(); break;
+        case LT_SIGN: r = x.sign(); break;
+        case LT_LOGICAL_NOT: r = x.logical_not(); break;
+        case LT_SQUARE: r = x.square(); break;
+        case LT_RECIPROCAL: r = x.reciprocal(); break;
+        case LT_SILU: r = torch::silu(x); break;
+        case LT_LOG1P: r = x.log1p(); break;
+        case LT_ISNAN: r = x.isnan(); break;
+        case LT_ISFINITE: r = x.isfinite(); break;
+        case LT_RELU6: r = torch::hardtanh(x, 0.0, 6.0); break;
+        case LT_HARDSWISH: r = torch::hardswish(x); break;
+        case LT_HARDSIGMOID: r = torch::hardsigmoid(x); break;
+        default: throw std::invalid_argument("unknown unary op " + std::to_string(op));
+        }
+        *out = wrap(r);
+    })
+}
+
+static torch::Tensor binary_impl(int op, const torch::Tensor &x, const torch::Tensor &y) {
+    switch (op) {
+    case LT_ADD: return x + y;
+    case LT_SUB: return x - y;
+    case LT_MUL: return x * y;
+    case LT_DIV: return x / y;
+    case LT_POW: return x.pow(y);
+    case LT_MAXIMUM: return torch::maximum(x, y);
+    case LT_MINIMUM: return torch::minimum(x, y);
+    case LT_EQ: return x.eq(y);
+    case LT_NE: return x.ne(y);
+    case LT_LT: return x.lt(y);
+    case LT_LE: return x.le(y);
+    case LT_GT: return x.gt(y);
+    case LT_GE: return x.ge(y);
+    case LT_LOGICAL_AND: return x.logical_and(y);
+    case LT_LOGICAL_OR: return x.logical_or(y);
+    case LT_MATMUL: return x.matmul(y);
+    case LT_REMAINDER: return x.remainder(y);
+    case LT_ATAN2: return x.atan2(y);
+    case LT_FLOOR_DIVIDE: return x.div(y, "floor");
+    }
+    throw std::invalid_argument("unknown binary op " + std::to_string(op));
+}
+
+lt_error lt_binary(int op, lt_tensor a, lt_tensor b, lt_tensor *out) {
+    PROTECT(*out = wrap(binary_impl(op, T(a), T(b))))
+}
+lt_error lt_binary_scalar(int op, lt_tensor a, double s, lt_tensor *out) {
+    PROTECT({
+        auto &x = T(a);
+        // A wrapped-number scalar keeps x's dtype (int64 stays int64 when s is integral).
+        auto y = torch::scalar_tensor(s, torch::TensorOptions().dtype(torch::kFloat64));
+        y.unsafeGetTensorImpl()->set_wrapped_number(true);
+        *out = wrap(binary_impl(op, x, y));
+    })
+}
+lt_error lt_clamp(lt_tensor a, double lo, double hi, int has_lo, int has_hi, lt_tensor *out) {
+    PROTECT({
+        c10::optional<c10::Scalar> l = has_lo ? c10::optional<c10::Scalar>(lo) : c10::nullopt;
+        c10::optional<c10::Scalar> h = has_hi ? c10::optional<c10::Scalar>(hi) : c10::nullopt;
+        *out = wrap(torch::clamp(T(a), l, h));
+    })
+}
+lt_error lt_where(lt_tensor cond, lt_tensor a, lt_tensor b, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::where(T(cond), T(a), T(b))))
+}
+lt_error lt_masked_fill(lt_tensor a, lt_tensor mask, double value, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).masked_fill(T(mask), value)))
+}
+lt_error lt_to_dtype(lt_tensor a, int dtype, lt_tensor *out) { PROTECT(*out = wrap(T(a).to(scalar_type(dtype)))) }
+lt_error lt_detach(lt_tensor a, lt_tensor *out) { PROTECT(*out = wrap(T(a).detach())) }
+lt_error lt_clone(lt_tensor a, lt_tensor *out) { PROTECT(*out = wrap(T(a).clone())) }
+lt_error lt_contiguous(lt_tensor a, lt_tensor *out) { PROTECT(*out = wrap(T(a).contiguous())) }
+
+lt_error lt_inplace(int op, lt_tensor self, lt_tensor other, double alpha) {
+    PROTECT({
+        auto &s = T(self);
+        switch (op) {
+        case LT_INPLACE_COPY: s.copy_(T(other)); break;
+        case LT_INPLACE_ADD: s.add_(T(other), alpha); break;
+        case LT_INPLACE_MUL: s.mul_(T(other)); break;
+        case LT_INPLACE_SUB: s.sub_(T(other), alpha); break;
+        default: throw std::invalid_argument("unknown in-place op " + std::to_string(op));
+        }
+    })
+}
+lt_error lt_inplace_scalar(int op, lt_tensor self, double value) {
+    PROTECT({
+        auto &s = T(self);
+        // An integral value stays integral so that int64 buffers (num_batches_tracked) accept it.
+        c10::Scalar v = (!s.is_floating_point() && value == static_cast<double>(static_cast<int64_t>(value)))
+                            ? c10::Scalar(static_cast<int64_t>(value))
+                            : c10::Scalar(value);
+        switch (op) {
+        case LT_INPLACE_FILL: s.fill_(v); break;
+        case LT_INPLACE_ADD_SCALAR: s.add_(v); break;
+        case LT_INPLACE_MUL_SCALAR: s.mul_(v); break;
+        default: throw std::invalid_argument("unknown in-place scalar op " + std::to_string(op));
+        }
+    })
+}
+lt_error lt_normal_(lt_tensor self, double mean, double std) { PROTECT(T(self).normal_(mean, std)) }
+lt_error lt_uniform_(lt_tensor self, double lo, double hi) { PROTECT(T(self).uniform_(lo, hi)) }
+
+// MARK: shape
+
+lt_error lt_reshape(lt_tensor a, const int64_t *shape, int ndim, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).reshape(ints(shape, ndim))))
+}
+lt_error lt_permute(lt_tensor a, const int64_t *dims, int ndim, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).permute(ints(dims, ndim))))
+}
+lt_error lt_transpose(lt_tensor a, int64_t d0, int64_t d1, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).transpose(d0, d1)))
+}
+lt_error lt_cat(const lt_tensor *ts, int count, int64_t dim, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::cat(tensors(ts, count), dim)))
+}
+lt_error lt_stack(const lt_tensor *ts, int count, int64_t dim, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::stack(tensors(ts, count), dim)))
+}
+lt_error lt_index_select(lt_tensor a, int64_t dim, lt_tensor index, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).index_select(dim, T(index))))
+}
+lt_error lt_gather(lt_tensor a, int64_t dim, lt_tensor index, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).gather(dim, T(index))))
+}
+lt_error lt_slice(lt_tensor a, int64_t dim, int64_t start, int64_t end, int64_t step, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).slice(dim, start, end, step)))
+}
+lt_error lt_select(lt_tensor a, int64_t dim, int64_t index, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).select(dim, index)))
+}
+lt_error lt_squeeze(lt_tensor a, int64_t dim, lt_tensor *out) { PROTECT(*out = wrap(T(a).squeeze(dim))) }
+lt_error lt_unsqueeze(lt_tensor a, int64_t dim, lt_tensor *out) { PROTECT(*out = wrap(T(a).unsqueeze(dim))) }
+lt_error lt_expand(lt_tensor a, const int64_t *shape, int ndim, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).expand(ints(shape, ndim))))
+}
+lt_error lt_repeat(lt_tensor a, const int64_t *repeats, int ndim, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).repeat(ints(repeats, ndim))))
+}
+lt_error lt_flatten(lt_tensor a, int64_t start, int64_t end, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).flatten(start, end)))
+}
+lt_error lt_flip(lt_tensor a, const int64_t *dims, int ndim, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).flip(ints(dims, ndim))))
+}
+lt_error lt_masked_select(lt_tensor a, lt_tensor mask, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).masked_select(T(mask))))
+}
+lt_error lt_tril(lt_tensor a, int64_t diagonal, lt_tensor *out) { PROTECT(*out = wrap(T(a).tril(diagonal))) }
+lt_error lt_triu(lt_tensor a, int64_t diagonal, lt_tensor *out) { PROTECT(*out = wrap(T(a).triu(diagonal))) }
+lt_error lt_pad(lt_tensor a, const int64_t *pad, int npad, int mode, double value, lt_tensor *out) {
+    PROTECT({
+        namespace F = torch::nn::functional;
+        auto o = F::PadFuncOptions(std::vector<int64_t>(pad, pad + npad));
+        switch (mode) {
+        case 0: o.mode(torch::kConstant).value(value); break;
+        case 1: o.mode(torch::kReflect); break;
+        case 2: o.mode(torch::kReplicate); break;
+        default: throw std::invalid_argument("unknown pad mode " + std::to_string(mode));
+        }
+        *out = wrap(F::pad(T(a), o));
+    })
+}
+
+// MARK: reductions
+
+lt_error lt_reduce(int op, lt_tensor a, const int64_t *dims, int ndims, int keepdim, lt_tensor *out) {
+    PROTECT({
+        auto &x = T(a);
+        bool all = ndims == 0;
+        bool k = keepdim != 0;
+        std::vector<int64_t> d(dims, dims + ndims);
+        if (all) {
+            for (int64_t i = 0; i < x.dim(); i++) d.push_back(i);
+        }
+        torch::Tensor r;
+        switch (op) {
+        case LT_SUM: r = all && !k ? x.sum() : x.sum(d, k); break;
+        case LT_MEAN: r = all && !k ? x.mean() : x.mean(d, k); break;
+        case LT_AMAX: r = x.amax(d, k); break;
+        case LT_AMIN: r = x.amin(d, k); break;
+        case LT_PROD:
+            if (all) { r = x.prod(); if (k) r = r.reshape(std::vector<int64_t>(x.dim(), 1)); }
+            else {
+                if (ndims != 1) throw std::invalid_argument("prod reduces one dimension or all");
+                r = x.prod(d[0], k);
+            }
+            break;
+        case LT_STD: r = x.std(at::OptionalIntArrayRef(d), /*correction=*/1, k); break;
+        case LT_VAR: r = x.var(at::OptionalIntArrayRef(d), /*correction=*/1, k); break;
+        case LT_LOGSUMEXP: r = x.logsumexp(d, k); break;
+        case LT_ALL:
+        case LT_ANY: {
+            r = x;
+            std::vector<int64_t> sorted = d;
+            std::sort(sorted.begin(), sorted.end(), [&](int64_t p, int64_t q) {
+                return c10::maybe_wrap_dim(p, x.dim()) > c10::maybe_wrap_dim(q, x.dim());
+            });
+            for (auto dim : sorted) r = op == LT_ALL ? r.all(dim, k) : r.any(dim, k);
+            break;
+        }
+        case LT_NORM: r = at::linalg_vector_norm(x, 2, at::OptionalIntArrayRef(d), k); break;
+        default: throw std::invalid_argument("unknown reduction op " + std::to_string(op));
+        }
+        *out = wrap(r);
+    })
+}
+lt_error lt_argmax(lt_tensor a, int64_t dim, int keepdim, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).argmax(dim, keepdim != 0)))
+}
+lt_error lt_argmin(lt_tensor a, int64_t dim, int keepdim, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).argmin(dim, keepdim != 0)))
+}
+lt_error lt_topk(lt_tensor a, int64_t k, int64_t dim, int largest, int sorted, lt_tensor *values,
+                 lt_tensor *indices) {
+    PROTECT({
+        auto r = T(a).topk(k, dim, largest != 0, sorted != 0);
+        *values = wrap(std::get<0>(r));
+        *indices = wrap(std::get<1>(r));
+    })
+}
+lt_error lt_sort(lt_tensor a, int64_t dim, int descending, lt_tensor *values, lt_tensor *indices) {
+    PROTECT({
+        auto r = T(a).sort(dim, descending != 0);
+        *values = wrap(std::get<0>(r));
+        *indices = wrap(std::get<1>(r));
+    })
+}
+lt_error lt_cumsum(lt_tensor a, int64_t dim, lt_tensor *out) { PROTECT(*out = wrap(T(a).cumsum(dim))) }
+lt_error lt_multinomial(lt_tensor probs, int64_t samples, int replacement, lt_tensor *out) {
+    PROTECT(*out = wrap(T(probs).multinomial(samples, replacement != 0)))
+}
+
+// MARK: neural network functions
+
+lt_error lt_softmax(lt_tensor a, int64_t dim, lt_tensor *out) { PROTECT(*out = wrap(T(a).softmax(dim))) }
+lt_error lt_log_softmax(lt_tensor a, int64_t dim, lt_tensor *out) {
+    PROTECT(*out = wrap(T(a).log_softmax(dim)))
+}
+lt_error lt_leaky_relu(lt_tensor a, double slope, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::leaky_relu(T(a), slope)))
+}
+lt_error lt_dropout(lt_tensor a, double p, int train, lt_tensor *out) {
+    PROTECT({
+        if (p < 0 || p > 1) throw std::invalid_argument("dropout probability must be in [0, 1]");
+        *out = wrap(torch::dropout(T(a), p, train != 0));
+    })
+}
+lt_error lt_linear(lt_tensor x, lt_tensor weight, lt_tensor bias, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::linear(T(x), T(weight), or_undefined(bias))))
+}
+lt_error lt_conv2d(lt_tensor x, lt_tensor weight, lt_tensor bias, const int64_t *stride,
+                   const int64_t *padding, const int64_t *dilation, int64_t groups, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::conv2d(T(x), T(weight), or_undefined(bias), ints(stride, 2), ints(padding, 2),
+                                      ints(dilation, 2), groups)))
+}
+lt_error lt_conv_transpose2d(lt_tensor x, lt_tensor weight, lt_tensor bias, const int64_t *stride,
+                             const int64_t *padding, const int64_t *output_padding, int64_t groups,
+                             const int64_t *dilation, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::conv_transpose2d(T(x), T(weight), or_undefined(bias), ints(stride, 2),
+                                                ints(padding, 2), ints(output_padding, 2), groups,
+                                                ints(dilation, 2))))
+}
+lt_error lt_batch_norm(lt_tensor x, lt_tensor weight, lt_tensor bias, lt_tensor running_mean,
+                       lt_tensor running_var, int training, double momentum, double eps, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::batch_norm(T(x), or_undefined(weight), or_undefined(bias),
+                                          or_undefined(running_mean), or_undefined(running_var), training != 0,
+                                          momentum, eps, /*cudnn_enabled=*/false)))
+}
+lt_error lt_layer_norm(lt_tensor x, const int64_t *normalized_shape, int ndim, lt_tensor weight,
+                       lt_tensor bias, double eps, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::layer_norm(T(x), ints(normalized_shape, ndim), opt(weight), opt(bias), eps)))
+}
+lt_error lt_max_pool2d(lt_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                       int ceil_mode, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::max_pool2d(T(x), ints(kernel, 2), ints(stride, 2), ints(padding, 2), {1, 1},
+                                          ceil_mode != 0)))
+}
+lt_error lt_avg_pool2d(lt_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                       int ceil_mode, int count_include_pad, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::avg_pool2d(T(x), ints(kernel, 2), ints(stride, 2), ints(padding, 2),
+                                          ceil_mode != 0, count_include_pad != 0)))
+}
+lt_error lt_adaptive_avg_pool2d(lt_tensor x, const int64_t *output_size, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::adaptive_avg_pool2d(T(x), ints(output_size, 2))))
+}
+lt_error lt_adaptive_max_pool2d(lt_tensor x, const int64_t *output_size, lt_tensor *out) {
+    PROTECT(*out = wrap(std::get<0>(torch::adaptive_max_pool2d(T(x), ints(output_size, 2)))))
+}
+lt_error lt_embedding(lt_tensor weight, lt_tensor indices, int64_t padding_idx, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::embedding(T(weight), T(indices), padding_idx)))
+}
+lt_error lt_interpolate(lt_tensor x, const int64_t *size, int mode, int align_corners, int antialias,
+                        lt_tensor *out) {
+    PROTECT({
+        auto &t = T(x);
+        if (t.dim() != 4) throw std::invalid_argument("interpolate expects an (N, C, H, W) tensor");
+        std::vector<int64_t> s(size, size + 2);
+        torch::Tensor r;
+        switch (mode) {
+        case LT_INTERP_NEAREST: r = at::upsample_nearest2d(t, s); break;
+        case LT_INTERP_BILINEAR:
+            r = antialias ? at::_upsample_bilinear2d_aa(t, s, align_corners != 0)
+                          : at::upsample_bilinear2d(t, s, align_corners != 0);
+            break;
+        case LT_INTERP_BICUBIC:
+            r = antialias ? at::_upsample_bicubic2d_aa(t, s, align_corners != 0)
+                          : at::upsample_bicubic2d(t, s, align_corners != 0);
+            break;
+        case LT_INTERP_AREA: r = torch::adaptive_avg_pool2d(t, s); break;
+        default: throw std::invalid_argument("unknown interpolation mode " + std::to_string(mode));
+        }
+        *out = wrap(r);
+    })
+}
+lt_error lt_affine_grid(lt_tensor theta, const int64_t *size, int ndim, int align_corners, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::affine_grid_generator(T(theta), ints(size, ndim), align_corners != 0)))
+}
+lt_error lt_grid_sample(lt_tensor x, lt_tensor grid, int mode, int padding_mode, int align_corners,
+                        lt_tensor *out) {
+    PROTECT(*out = wrap(torch::grid_sampler(T(x), T(grid), mode, padding_mode, align_corners != 0)))
+}
+
+// MARK: losses
+
+lt_error lt_cross_entropy(lt_tensor logits, lt_tensor target, lt_tensor weight, int red, int64_t ignore_index,
+                          double label_smoothing, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::cross_entropy_loss(T(logits), T(target), opt(weight), reduction(red), ignore_index,
+                                                  label_smoothing)))
+}
+lt_error lt_bce_with_logits(lt_tensor logits, lt_tensor target, lt_tensor weight, lt_tensor pos_weight, int red,
+                            lt_tensor *out) {
+    PROTECT(*out = wrap(torch::binary_cross_entropy_with_logits(T(logits), T(target), opt(weight), opt(pos_weight),
+                                                                reduction(red))))
+}
+lt_error lt_mse_loss(lt_tensor x, lt_tensor target, int red, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::mse_loss(T(x), T(target), reduction(red))))
+}
+lt_error lt_l1_loss(lt_tensor x, lt_tensor target, int red, lt_tensor *out) {
+    PROTECT(*out = wrap(torch::l1_loss(T(x), T(target), reduction(red))))
+}
+
+// MARK: autograd
+
+lt_error lt_backward(lt_tensor t, lt_tensor gradient, int retain_graph) {
+    PROTECT(T(t).backward(or_undefined(gradient), retain_graph ? c10::optional<bool>(true) : c10::nullopt))
+}
+lt_error lt_grad(lt_tensor t, lt_tensor *out) {
+    PROTECT({
+        auto g = T(t).grad();
+        *out = g.defined() ? wrap(g) : nullptr;
+    })
+}
+lt_error lt_zero_grad(lt_tensor t) {
+    PROTECT({
+        auto &g = T(t).mutable_grad();
+        if (g.defined()) g = torch::Tensor();
+    })
+}
+lt_error lt_clip_grad_norm(const lt_tensor *params, int count, double max_norm, double *total_norm) {
+    PROTECT(*total_norm = torch::nn::utils::clip_grad_norm_(tensors(params, count), max_norm))
+}
+
+// MARK: optimizers
+
+lt_error lt_optimizer_new(int kind, const lt_tensor *params, int count, double lr, double beta1, double beta2,
+                          double eps, double weight_decay, double momentum, int amsgrad, lt_optimizer *out) {
+    PROTECT({
+        auto ps = tensors(params, count);
+        auto o = new Optimizer();
+        switch (kind) {
+        case LT_OPT_ADAM:
+            o->impl = std::make_unique<torch::optim::Adam>(
+                ps, torch::optim::AdamOptions(lr).betas({beta1, beta2}).eps(eps).weight_decay(weight_decay).amsgrad(
+                        amsgrad != 0));
+            break;
+        case LT_OPT_ADAMW:
+            o->impl = std::make_unique<torch::optim::AdamW>(
+                ps, torch::optim::AdamWOptions(lr).betas({beta1, beta2}).eps(eps).weight_decay(weight_decay).amsgrad(
+                        amsgrad != 0));
+            break;
+        case LT_OPT_SGD:
+            o->impl = std::make_unique<torch::optim::SGD>(
+                ps, torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(weight_decay));
+            break;
+        default: delete o; throw std::invalid_argument("unknown optimizer kind " + std::to_string(kind));
+        }
+        *out = reinterpret_cast<lt_optimizer>(o);
+    })
+}
+void lt_optimizer_free(lt_optimizer opt) { delete reinterpret_cast<Optimizer *>(opt); }
+lt_error lt_optimizer_step(lt_optimizer opt) { PROTECT(reinterpret_cast<Optimizer *>(opt)->impl->step()) }
+lt_error lt_optimizer_zero_grad(lt_optimizer opt) {
+    PROTECT(reinterpret_cast<Optimizer *>(opt)->impl->zero_grad())
+}
+lt_error lt_optimizer_set_lr(lt_optimizer opt, double lr) {
+    PROTECT({
+        for (auto &group : reinterpret_cast<Optimizer *>(opt)->impl->param_groups()) {
+            group.options().set_lr(lr);
+        }
+    })
+}
+lt_error lt_optimizer_save(lt_optimizer opt, const char *path) {
+    PROTECT({
+        torch::serialize::OutputArchive archive;
+        reinterpret_cast<Optimizer *>(opt)->impl->save(archive);
+        archive.save_to(std::string(path));
+    })
+}
+lt_error lt_optimizer_load(lt_optimizer opt, const char *path) {
+    PROTECT({
+        torch::serialize::InputArchive archive;
+        archive.load_from(std::string(path));
+        reinterpret_cast<Optimizer *>(opt)->impl->load(archive);
+    })
+}
+
+// MARK: serialization
+
+lt_error lt_save_tensor_dict(const char *const *names, const lt_tensor *ts, int count, const char *path) {
+    PROTECT({
+        c10::Dict<std::string, torch::Tensor> dict;
+        for (int i = 0; i < count; i++) dict.insert(std::string(names[i]), T(ts[i]).detach().contiguous());
+        auto bytes = torch::pickle_save(dict);
+        std::ofstream file(path, std::ios::binary | std::ios::trunc);
+        if (!file) throw std::runtime_error(std::string("cannot open ") + path + " for writing");
+        file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        file.flush();
+        if (!file) throw std::runtime_error(std::string("write to ") + path + " failed");
+    })
+}
+
+// MARK: TorchScript
+
+lt_error lt_jit_load(const char *path, lt_module *out) {
+    PROTECT({
+        auto m = new torch::jit::Module(torch::jit::load(std::string(path), torch::kCPU));
+        *out = reinterpret_cast<lt_module>(m);
+    })
+}
+void lt_jit_free(lt_module module) { delete reinterpret_cast<torch::jit::Module *>(module); }
+lt_error lt_jit_eval(lt_module module) { PROTECT(reinterpret_cast<torch::jit::Module *>(module)->eval()) }
+lt_error lt_jit_forward(lt_module module, const lt_tensor *inputs, int count, lt_tensor *out) {
+    PROTECT({
+        std::vector<torch::jit::IValue> args;
+        for (int i = 0; i < count; i++) args.emplace_back(T(inputs[i]));
+        auto result = reinterpret_cast<torch::jit::Module *>(module)->forward(args);
+        if (result.isTensor()) {
+            *out = wrap(result.toTensor());
+        } else if (result.isTuple() && !result.toTupleRef().elements().empty() &&
+                   result.toTupleRef().elements()[0].isTensor()) {
+            *out = wrap(result.toTupleRef().elements()[0].toTensor());
+        } else {
+            throw std::runtime_error("TorchScript forward returned " + result.tagKind() + ", not a tensor");
+        }
+    })
+}
+
+}  // extern "C"

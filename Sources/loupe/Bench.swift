@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Torch
+
+/// `loupe bench train-step`: the Swift half of benchmarks/train_step.sh. The network, batch and
+/// optimizer match benchmarks/train_step.py exactly.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Micro-benchmarks (see benchmarks/).", subcommands: [TrainStep.self])
+
+    struct TrainStep: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "train-step", abstract: "Small CNN training steps (batch 32, 3x96x96, Adam); prints images/s.")
+
+        @OptionGroup var runtime: RuntimeOptions
+        @Option(help: "Timed steps.") var steps = 20
+        @Option(help: "Untimed warm-up steps.") var warmup = 3
+        @Option(help: "Batch size.") var batch = 32
+
+        func run() throws {
+            try runtime.apply()
+            let store = ParameterStore()
+            let net = try SmallCNN(store.root)
+            let optimizer = try Optimizer(.adam(), parameters: store.trainableParameters, learningRate: 1e-3)
+            let x = try Tensor.randn([batch, 3, 96, 96])
+            let y = try Tensor.randint(0, 10, shape: [batch])
+            func step() throws -> Double {
+                let loss = try Functional.crossEntropy(net(x), target: y)
+                try optimizer.zeroGrad()
+                try loss.backward()
+                try optimizer.step()
+                return try loss.item()
+            }
+            for _ in 0 ..< warmup { _ = try step() }
+            let start = DispatchTime.now().uptimeNanoseconds
+            var loss = 0.0
+            for _ in 0 ..< steps { loss = try step() }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let rate = Double(steps * batch) / seconds
+            print(String(format: #"{"impl":"swift","threads":%d,"steps":%d,"seconds":%.3f,"images_per_s":%.2f,"loss":%.4f}"#,
+                         LibTorch.threads, steps, seconds, rate, loss))
+        }
+    }
+}
+
+/// conv-bn-relu ×3 with pooling, global average pool, linear: (N, 3, 96, 96) → (N, 10).
+final class SmallCNN {
+    let c1: Conv2d, b1: BatchNorm, c2: Conv2d, b2: BatchNorm, c3: Conv2d, b3: BatchNorm, fc: Linear
+
+    init(_ p: ParameterPath) throws {
+        c1 = try Conv2d(p / "c1", inChannels: 3, outChannels: 32, kernelSize: 3, padding: 1)
+        b1 = try BatchNorm(p / "b1", features: 32)
+        c2 = try Conv2d(p / "c2", inChannels: 32, outChannels: 64, kernelSize: 3, padding: 1)
+        b2 = try BatchNorm(p / "b2", features: 64)
+        c3 = try Conv2d(p / "c3", inChannels: 64, outChannels: 128, kernelSize: 3, padding: 1)
+        b3 = try BatchNorm(p / "b3", features: 128)
+        fc = try Linear(p / "fc", inFeatures: 128, outFeatures: 10)
+    }
+
+    func callAsFunction(_ x: Tensor) throws -> Tensor {
+        var h = try Functional.maxPool2d(b1(c1(x)).relu(), kernel: (2, 2))  // (N, 32, 48, 48)
+        h = try Functional.maxPool2d(b2(c2(h)).relu(), kernel: (2, 2))      // (N, 64, 24, 24)
+        h = try b3(c3(h)).relu()                                            // (N, 128, 24, 24)
+        h = try Functional.adaptiveAvgPool2d(h, outputSize: (1, 1)).flatten(from: 1)  // (N, 128)
+        return try fc(h)
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import Torch
+
+@main
+struct Loupe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loupe",
+        abstract: "Turns jewellery photos into draft marketplace listings.",
+        subcommands: [ImageCommand.self, SelfCheck.self, Bench.self]
+    )
+}
+
+/// Options every command that runs libtorch shares.
+struct RuntimeOptions: ParsableArguments {
+    @Option(help: "libtorch threads (default: LOUPE_THREADS or every core).")
+    var threads: Int?
+
+    @Option(help: "Seed for libtorch's generator.")
+    var seed: UInt64 = 0
+
+    func apply() throws {
+        if let threads {
+            try LibTorch.setThreads(threads)
+        } else {
+            LibTorch.configureThreads(environment: ProcessInfo.processInfo.environment)
+        }
+        LibTorch.manualSeed(seed)
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
