@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+/// Runs the built `loupe` executable, which SwiftPM places beside the test bundle.
+func runLoupe(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let directory = Bundle.main.bundleURL.pathExtension == "xctest"
+        ? Bundle.main.bundleURL.deletingLastPathComponent()
+        : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    var executable = directory.appendingPathComponent("loupe")
+    if !FileManager.default.isExecutableFile(atPath: executable.path) {
+        // swift-testing's runner may live one level deeper than the products.
+        executable = directory.deletingLastPathComponent().appendingPathComponent("loupe")
+    }
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("ImagingTests/Images")
+
+func path(_ name: String) -> String { images.appendingPathComponent(name).path }
+
+struct ImageInfoCommandTests {
+    @Test func printsFormatAndSizeOfGoodFiles() throws {
+        let result = try runLoupe(["image", "info", path("baseline.jpg"), path("rgb16.png"), path("exif6.jpg")])
+        #expect(result.status == 0)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines == [
+            "\(path("baseline.jpg")): jpeg 24x16",
+            "\(path("rgb16.png")): png 2x1 (16-bit)",
+            "\(path("exif6.jpg")): jpeg 16x24 (EXIF orientation 6)",
+        ])
+        #expect(result.stderr.isEmpty)
+    }
+
+    @Test func reportsEachBadFileAndExitsNonZero() throws {
+        let result = try runLoupe(["image", "info", path("rgb8.png"), path("truncated.jpg"), path("not-an-image.txt"),
+                                   path("huge.png"), path("missing.png")])
+        #expect(result.status == 1)
+        #expect(result.stdout == "\(path("rgb8.png")): png 4x3\n")
+        let errors = result.stderr.split(separator: "\n").map(String.init)
+        #expect(errors.count == 5)
+        #expect(errors[0].hasPrefix("\(path("truncated.jpg")): error: truncated image"))
+        #expect(errors[1].hasPrefix("\(path("not-an-image.txt")): error: not an image"))
+        #expect(errors[2].hasPrefix("\(path("huge.png")): error: image too large: 100000×100000"))
+        #expect(errors[3].hasPrefix("\(path("missing.png")): error: cannot read"))
+        #expect(errors[4] == "4 of 5 files failed")
+    }
+
+    @Test func jsonLines() throws {
+        let result = try runLoupe(["image", "info", "--json", path("progressive.jpg"), path("zero.png")])
+        #expect(result.status == 1)
+        let objects = try result.stdout.split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        #expect(objects[0]["format"] as? String == "jpeg")
+        #expect(objects[0]["width"] as? Int == 24)
+        #expect(objects[0]["progressive"] as? Bool == true)
+        #expect((objects[1]["error"] as? String)?.hasPrefix("zero-sized image") == true)
+    }
+}
