@@ -44,12 +44,14 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(a.steps):
         loss = step()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    images = a.steps * a.batch
     print(json.dumps({"impl": "python", "threads": torch.get_num_threads(), "steps": a.steps,
-                      "seconds": round(seconds, 3), "images_per_s": round(a.steps * a.batch / seconds, 2),
+                      "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
+                      "images_per_s": round(images / seconds, 2), "images_per_cpu_s": round(images / cpu, 2),
                       "loss": round(loss, 4)}))
 
 

@@ -33,14 +33,23 @@ struct Bench: ParsableCommand {
             }
             for _ in 0 ..< warmup { _ = try step() }
             let start = DispatchTime.now().uptimeNanoseconds
+            let cpuStart = processCPUSeconds()
             var loss = 0.0
             for _ in 0 ..< steps { loss = try step() }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let rate = Double(steps * batch) / seconds
-            print(String(format: #"{"impl":"swift","threads":%d,"steps":%d,"seconds":%.3f,"images_per_s":%.2f,"loss":%.4f}"#,
-                         LibTorch.threads, steps, seconds, rate, loss))
+            let cpu = processCPUSeconds() - cpuStart
+            let images = Double(steps * batch)
+            print(String(format: #"{"impl":"swift","threads":%d,"steps":%d,"seconds":%.3f,"cpu_seconds":%.3f,"images_per_s":%.2f,"images_per_cpu_s":%.2f,"loss":%.4f}"#,
+                         LibTorch.threads, steps, seconds, cpu, images / seconds, images / cpu, loss))
         }
     }
+}
+
+/// User + system CPU time of this process, all threads (as Python's `time.process_time()`).
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
 /// conv-bn-relu ×3 with pooling, global average pool, linear: (N, 3, 96, 96) → (N, 10).
