@@ -23,7 +23,7 @@ run: release
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-xctest
 
 # Swift vs Python PyTorch 1.13, the same CNN training step, side by side (see benchmarks/README.md).
 bench: release

@@ -14,6 +14,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.9.0" ..< "5.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // C API over libtorch (opaque handles; every call returns NULL or an owned error string).
@@ -42,15 +45,32 @@ let package = Package(
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
         ),
         .target(name: "Imaging", dependencies: ["Torch", "CImaging"]),
+        // Taxonomy, object store, fixture generator and the catalogue's file layout.
+        .target(
+            name: "Catalog",
+            dependencies: ["Imaging", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("taxonomy.json")]
+        ),
+        // PostgreSQL: connection settings, migrations, catalogue repository and import.
+        .target(
+            name: "Store",
+            dependencies: [
+                "Catalog", "Imaging",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Torch", "Imaging",
+                "Torch", "Imaging", "Catalog", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Torch"], exclude: ["Images"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Catalog"]),
         .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),
     ],
     swiftLanguageModes: [.v6],

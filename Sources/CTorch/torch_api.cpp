@@ -615,7 +615,15 @@ lt_error lt_optimizer_new(int kind, const lt_tensor *params, int count, double l
 void lt_optimizer_free(lt_optimizer opt) { delete reinterpret_cast<Optimizer *>(opt); }
 lt_error lt_optimizer_step(lt_optimizer opt) { PROTECT(reinterpret_cast<Optimizer *>(opt)->impl->step()) }
 lt_error lt_optimizer_zero_grad(lt_optimizer opt) {
-    PROTECT(reinterpret_cast<Optimizer *>(opt)->impl->zero_grad())
+    // Gradients become undefined rather than zero-filled (PyTorch >= 2.0's `set_to_none=True`): no
+    // memset per parameter, and the next backward pass stores its gradient buffer without an add.
+    PROTECT({
+        for (auto &group : reinterpret_cast<Optimizer *>(opt)->impl->param_groups()) {
+            for (auto &p : group.params()) {
+                if (p.mutable_grad().defined()) p.mutable_grad().reset();
+            }
+        }
+    })
 }
 lt_error lt_optimizer_set_lr(lt_optimizer opt, double lr) {
     PROTECT({

@@ -36,6 +36,8 @@ public final class Optimizer {
 
     deinit { lt_optimizer_free(handle) }
 
+    /// Drops every parameter's gradient (`grad` becomes nil), as PyTorch ≥ 2.0's `zero_grad()` does;
+    /// the next backward pass starts from nothing.
     public func zeroGrad() throws { try check(lt_optimizer_zero_grad(handle)) }
     public func step() throws { try check(lt_optimizer_step(handle)) }
 

@@ -3,11 +3,11 @@ import Foundation
 import Torch
 
 @main
-struct Loupe: ParsableCommand {
+struct Loupe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loupe",
         abstract: "Turns jewellery photos into draft marketplace listings.",
-        subcommands: [ImageCommand.self, SelfCheck.self, Bench.self]
+        subcommands: [MigrateCommand.self, CatalogCommand.self, FixturesCommand.self, ImageCommand.self, SelfCheck.self, Bench.self]
     )
 }
 

@@ -1,0 +1,137 @@
+import Crypto
+import Foundation
+
+/// The address of an object: the lowercase hex SHA-256 of its bytes. A key can only be made from a
+/// digest or by parsing exactly 64 hex characters, so a key can never name a path outside the store.
+public struct ObjectKey: Hashable, Sendable, Codable, CustomStringConvertible, LosslessStringConvertible {
+    public let hex: String
+
+    public init?(_ description: String) {
+        guard description.utf8.count == 64,
+              description.utf8.allSatisfy({ (0x30 ... 0x39).contains($0) || (0x61 ... 0x66).contains($0) })
+        else { return nil }
+        hex = description
+    }
+
+    public init(digestOf data: Data) {
+        hex = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public var description: String { hex }
+
+    /// `ab/cd/abcd…`: two levels of fan-out keep directories small.
+    public var relativePath: String {
+        let h = Array(hex)
+        return "\(String(h[0 ..< 2]))/\(String(h[2 ..< 4]))/\(hex)"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let key = ObjectKey(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a SHA-256 key: \(text)"))
+        }
+        self = key
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(hex)
+    }
+}
+
+public enum ObjectStoreError: Error, CustomStringConvertible, Equatable {
+    case notFound(ObjectKey)
+    case corrupt(ObjectKey)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let key): "object \(key) not found"
+        case .corrupt(let key): "object \(key) does not match its digest"
+        case .io(let message): "object store: \(message)"
+        }
+    }
+}
+
+/// Content-addressed blob storage. A directory implements it here; an S3-compatible bucket can
+/// implement the same four calls (PUT is idempotent because keys are digests).
+public protocol ObjectStore: Sendable {
+    /// Stores `data` and returns its key. Storing the same bytes twice stores them once.
+    func put(_ data: Data) async throws -> ObjectKey
+    func get(_ key: ObjectKey) async throws -> Data
+    func contains(_ key: ObjectKey) async throws -> Bool
+    func delete(_ key: ObjectKey) async throws
+}
+
+/// Objects as files under `root/objects/ab/cd/<sha256>`. Writes go to `root/tmp`, are fsynced and
+/// renamed into place, so a crash leaves either the whole object or nothing at its key.
+public struct DirectoryObjectStore: ObjectStore {
+    public let root: URL
+
+    public init(root: URL) throws {
+        self.root = root.standardizedFileURL
+        for sub in ["objects", "tmp"] {
+            try FileManager.default.createDirectory(at: self.root.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+    }
+
+    public func url(for key: ObjectKey) -> URL {
+        root.appendingPathComponent("objects").appendingPathComponent(key.relativePath)
+    }
+
+    public func put(_ data: Data) async throws -> ObjectKey {
+        let key = ObjectKey(digestOf: data)
+        let destination = url(for: key)
+        if FileManager.default.fileExists(atPath: destination.path) { return key }
+        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let temporary = root.appendingPathComponent("tmp").appendingPathComponent("\(key.hex).\(UUID().uuidString)")
+        do {
+            try writeSynced(data, to: temporary)
+            guard rename(temporary.path, destination.path) == 0 else {
+                throw ObjectStoreError.io("rename to \(key.relativePath) failed: \(String(cString: strerror(errno)))")
+            }
+            syncDirectory(destination.deletingLastPathComponent())
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+        return key
+    }
+
+    public func get(_ key: ObjectKey) async throws -> Data {
+        let file = url(for: key)
+        guard let data = FileManager.default.contents(atPath: file.path) else { throw ObjectStoreError.notFound(key) }
+        guard ObjectKey(digestOf: data) == key else { throw ObjectStoreError.corrupt(key) }
+        return data
+    }
+
+    public func contains(_ key: ObjectKey) async throws -> Bool {
+        FileManager.default.fileExists(atPath: url(for: key).path)
+    }
+
+    public func delete(_ key: ObjectKey) async throws {
+        let file = url(for: key)
+        guard FileManager.default.fileExists(atPath: file.path) else { return }
+        try FileManager.default.removeItem(at: file)
+    }
+
+    private func writeSynced(_ data: Data, to url: URL) throws {
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw ObjectStoreError.io("cannot create \(url.lastPathComponent): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                guard n > 0 else { throw ObjectStoreError.io("write failed: \(String(cString: strerror(errno)))") }
+                offset += n
+            }
+        }
+        guard fsync(fd) == 0 else { throw ObjectStoreError.io("fsync failed: \(String(cString: strerror(errno)))") }
+    }
+
+    private func syncDirectory(_ url: URL) {
+        let fd = open(url.path, O_RDONLY)
+        if fd >= 0 { _ = fsync(fd); close(fd) }
+    }
+}
