@@ -5,8 +5,16 @@ SWIFT ?= swift
 # Debian's libtorch starts with one thread; Loupe sets it explicitly (default: every core).
 LOUPE_THREADS ?= $(shell nproc)
 export LOUPE_THREADS
+# The private PostgreSQL cluster (scripts/postgres.sh) unless DATABASE_URL points elsewhere.
+DATABASE_URL ?= $(shell scripts/postgres.sh url)
+export DATABASE_URL
+LOUPE_TEST_DATABASE_URL ?= $(patsubst %/loupe,%/loupe_test,$(DATABASE_URL))
+export LOUPE_TEST_DATABASE_URL
+LOUPE_OBJECTS ?= .cache/objects
+export LOUPE_OBJECTS
+LOUPE := .build/release/loupe
 
-.PHONY: run test deps build release bench images clean
+.PHONY: run test deps build release postgres migrate catalog fixtures bench images clean
 
 deps:
 	@scripts/install-deps.sh
@@ -17,15 +25,31 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product loupe
 
-# Until the service exists (issue 5), `run` builds and proves the engine works on this machine.
-run: release
-	.build/release/loupe selfcheck
+postgres: deps
+	@scripts/postgres.sh start
 
-test: deps
+migrate: release postgres
+	$(LOUPE) migrate
+
+# Loads the committed sample catalogue (Fixtures/catalogue): objects into $(LOUPE_OBJECTS), rows into PostgreSQL.
+catalog: migrate
+	$(LOUPE) catalog import Fixtures/catalogue
+
+# Until the service exists (issue 5), `run` prepares the data and proves the engine works on this machine.
+run: catalog
+	$(LOUPE) selfcheck
+
+test: deps postgres
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
 
-# Swift vs Python PyTorch 1.13, the same CNN training step, side by side (see benchmarks/README.md).
+# The full rendered catalogue for real training (>= 10,000 products; about 2 hours on 2 cores), then imported.
+FIXTURE_COUNT ?= 10000
+fixtures: migrate
+	$(LOUPE) fixtures render --count $(FIXTURE_COUNT) --seed 1 --out .cache/catalogue-full
+	$(LOUPE) catalog import .cache/catalogue-full
+
+# Swift vs Python PyTorch 1.13, the same CNN training step, side by side (see README).
 bench: release
 	benchmarks/train_step.sh
 

@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Torch"], exclude: ["Images"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Catalog"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Catalog", "Imaging", "Torch"]),
         .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),
     ],
     swiftLanguageModes: [.v6],

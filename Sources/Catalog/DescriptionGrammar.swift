@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 
 /// Titles and reference descriptions from a grammar: several phrasings per slot, 2–4 sentences per
 /// description naming the category, metal, stones, style, finish and an occasion — several references per
@@ -43,7 +44,7 @@ public struct DescriptionGrammar: Sendable {
 
     func metalPhrase(_ metal: String, rng: inout SplitMix) -> String {
         switch metal {
-        case "yellow-gold": rng.pick(["yellow gold", "warm yellow gold", "polished yellow gold"])
+        case "yellow-gold": rng.pick(["yellow gold", "warm yellow gold", "rich yellow gold"])
         case "white-gold": rng.pick(["white gold", "bright white gold"])
         case "rose-gold": rng.pick(["rose gold", "blush rose gold", "soft pink rose gold"])
         case "sterling-silver": rng.pick(["sterling silver", "bright sterling silver"])

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 
 /// Everything needed to render one catalogue product and to label it: the ground truth attributes, the
 /// design of the piece and the photograph's set-up. Drawn from a seed, so a catalogue is reproducible.
@@ -137,24 +138,21 @@ public struct FixtureSampler: Sendable {
     }
 }
 
-/// The fixture generator's random stream (SplitMix64), with the helpers it needs.
-public struct SplitMix: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The fixture generator's random stream: Imaging's seedable SplitMix64.
+public typealias SplitMix = SplitMix64
+
+extension SplitMix64 {
+    /// Uniform in [lo, hi) from the top 53 bits.
     public mutating func uniform(_ lo: Double, _ hi: Double) -> Double {
         lo + (hi - lo) * Double(next() >> 11) / Double(1 << 53)
     }
+
     public mutating func pick<T>(_ items: [T]) -> T {
         precondition(!items.isEmpty, "pick from an empty list")
         return items[Int(next() % UInt64(items.count))]
     }
+
+    /// One item, drawn with probability proportional to its weight.
     public mutating func weighted<T>(_ items: [(T, Double)]) -> T {
         let total = items.reduce(0) { $0 + $1.1 }
         var x = uniform(0, total)

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 
 /// Writes a POV-Ray 3.7 scene for a `FixtureSpec`: the piece as a real shape of its category and design,
 /// metals as coloured metallic finishes, gemstones as refractive faceted stones (pearls, turquoise and

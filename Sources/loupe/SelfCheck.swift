@@ -11,8 +11,8 @@ struct SelfCheck: ParsableCommand {
 
     @OptionGroup var runtime: RuntimeOptions
 
-    @Option(help: "An image to decode (default: the committed test image).")
-    var image: String = "Tests/ImagingTests/Images/rgb8.png"
+    @Option(help: "An image to decode (default: the first fixture photo).")
+    var image: String = "Fixtures/catalogue/images/fx-2026-000000.jpg"
 
     func run() throws {
         try runtime.apply()

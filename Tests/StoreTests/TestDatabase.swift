@@ -1,0 +1,57 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Store
+
+let testLogger: Logger = {
+    var logger = Logger(label: "loupe.tests")
+    logger.logLevel = .warning
+    return logger
+}()
+
+/// A fresh database per test on the private cluster `make test` starts (scripts/postgres.sh), dropped
+/// afterwards. `LOUPE_TEST_DATABASE_URL` points elsewhere if needed.
+struct TestDatabase {
+    let configuration: DatabaseConfiguration
+    let admin: DatabaseConfiguration
+
+    static func create() async throws -> TestDatabase {
+        let url = ProcessInfo.processInfo.environment["LOUPE_TEST_DATABASE_URL"] ?? "postgres://loupe@127.0.0.1:54329/loupe_test"
+        let admin = try DatabaseConfiguration(url: url)
+        // A generated name made only of [a-z0-9_]: safe to splice into DDL, which cannot take parameters.
+        let name = "loupe_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        try await admin.withConnection(logger: testLogger) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: testLogger)
+        }
+        return TestDatabase(configuration: admin.with(database: name), admin: admin)
+    }
+
+    func drop() async {
+        _ = try? await admin.withConnection(logger: testLogger) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(configuration.database) WITH (FORCE)"), logger: testLogger)
+        }
+    }
+
+    /// Runs `body` against a fresh database, dropping it however the body ends.
+    static func with<R: Sendable>(_ body: (TestDatabase) async throws -> R) async throws -> R {
+        let db = try await create()
+        do {
+            let result = try await body(db)
+            await db.drop()
+            return result
+        } catch {
+            await db.drop()
+            throw error
+        }
+    }
+
+    func scalar(_ sql: String) async throws -> Int {
+        try await configuration.withConnection(logger: testLogger) { connection in
+            var value = 0
+            for try await v in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: testLogger).decode(Int.self) { value = v }
+            return value
+        }
+    }
+}
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
