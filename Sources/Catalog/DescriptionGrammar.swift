@@ -119,10 +119,17 @@ public struct DescriptionGrammar: Sendable {
             "The \(label(taxonomy.finish, a.finish)) \(metal) gives it a \(label(taxonomy.style, a.style)) look.",
             "\(pronoun) \(verb) a \(label(taxonomy.style, a.style)) \(category == "earrings" ? "pair" : category) in \(metal).",
         ]
-        var sentences = [rng.pick(opening), rng.pick(middle)]
+        // Every description names the occasion: in its own sentence, or folded into the second.
         let length = 2 + Int(rng.next() % 3)  // 2–4 sentences
-        if length >= 3 { sentences.append(rng.pick(closing)) }
-        if length == 4 { sentences.append(rng.pick(extra)) }
+        var sentences = [rng.pick(opening)]
+        if length == 2 {
+            let second = rng.pick(middle)
+            sentences.append(String(second.dropLast()) + ", \(rng.pick(["made for", "ideal for", "lovely for"])) \(occasion).")
+        } else {
+            sentences.append(rng.pick(middle))
+            sentences.append(rng.pick(closing))
+            if length == 4 { sentences.append(rng.pick(extra)) }
+        }
         return sentences.joined(separator: " ")
     }
 }

@@ -249,6 +249,14 @@ public struct SceneBuilder: Sendable {
                     parts.append(setStone(main, r: 0.3, material: "StoneMain", at: (0, top.1 + 0.28, 0), prongs: true, texture: "MetalB"))
                 }
             }
+            if style == "vintage" || style == "boho" || style == "floral" {
+                // Filigree: a row of fine wire loops around the front face of the band.
+                for k in 0 ..< 20 {
+                    let ang = Double(k) / 20 * 2 * .pi
+                    parts.append(String(format: "torus { 0.05, 0.012 rotate x * 90 translate <%.3f, %.3f, %.3f> texture { MetalB } }",
+                                        (major - 0.01) * Foundation.cos(ang), (major - 0.01) * Foundation.sin(ang), -minor * 1.02))
+                }
+            }
             if milgrain {
                 for k in 0 ..< 24 {
                     let ang = Double(k) / 24 * 2 * .pi
@@ -265,6 +273,14 @@ public struct SceneBuilder: Sendable {
                 parts.append("difference { cylinder { <0, -0.35, 0>, <0, 0.35, 0>, 1.75 } cylinder { <0, -0.4, 0>, <0, 0.4, 0>, 1.6 } box { <-0.6, -1, 1.2>, <0.6, 1, 2> } texture { MetalA } }")
             } else {
                 parts.append("torus { 1.7, 0.17 scale <1, 1.6, 1> texture { MetalA } }")
+            }
+            if spec.design != "cuff", style == "vintage" || style == "boho" || style == "floral" {
+                // Filigree loops along the outer edge of the bangle.
+                for k in 0 ..< 36 {
+                    let ang = Double(k) / 36 * 2 * .pi
+                    parts.append(String(format: "torus { 0.07, 0.014 rotate z * 90 rotate y * %.2f translate <%.3f, 0.2, %.3f> texture { MetalB } }",
+                                        -ang * 180 / .pi, 1.82 * Foundation.cos(ang), 1.82 * Foundation.sin(ang)))
+                }
             }
             if hasStone {
                 for k in 0 ..< (spec.design == "stone-set" ? 7 : 3) {

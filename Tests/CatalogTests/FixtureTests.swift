@@ -29,6 +29,7 @@ struct FixtureTests {
                 let sentences = text.split(separator: ".").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
                 #expect((2 ... 4).contains(sentences.count), "\(text)")
                 #expect(text.lowercased().contains(category), "\(text)")
+                #expect(DescriptionGrammar.occasions.contains { text.contains($0) }, "no occasion in: \(text)")
                 // No purity or karat claims the label cannot support.
                 #expect(!text.contains("14k") && !text.contains("18k") && !text.contains("925"), "\(text)")
             }

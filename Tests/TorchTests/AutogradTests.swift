@@ -91,6 +91,11 @@ import Testing
         #expect(Swift.abs(try p.item() - 0.899) < 1e-6)
         try optimizer.setLearningRate(0.5)
         #expect(optimizer.learningRate == 0.5)
+        // zeroGrad drops gradients (PyTorch 2's set_to_none); the next backward starts from nothing.
+        try optimizer.zeroGrad()
+        #expect(p.grad == nil)
+        try (p * 3).sum().backward()
+        #expect(try #require(p.grad).item() == 3)
     }
 
     @Test func warmupCosineSchedule() {
