@@ -27,6 +27,8 @@ def main():
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--set-to-none", action="store_true",
+                   help="zero_grad(set_to_none=True), PyTorch 2's default and what Loupe's zeroGrad does")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -37,7 +39,7 @@ def main():
 
     def step():
         loss = F.cross_entropy(net(x), y)
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=a.set_to_none)
         loss.backward()
         opt.step()
         return loss.item()
