@@ -10,13 +10,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=/usr/lib/postgresql/15/bin
 dir=${LOUPE_PG_DIR:-$PWD/.cache/postgres}
+# As root the server runs as `postgres`, which must be able to reach the data directory; a checkout under
+# a private directory (a 0700 home) is not reachable, so the cluster then lives under /tmp instead.
+if [ -z "${LOUPE_PG_DIR:-}" ] && [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$PWD" 2>/dev/null; then
+    dir=/tmp/loupe-postgres-$(echo "$PWD" | md5sum | cut -c1-12)
+fi
 port=${LOUPE_PG_PORT:-54329}
 data=$dir/data
 log=$dir/server.log
 url="postgres://loupe@127.0.0.1:$port/loupe"
 
 as_owner() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    # From / so that the postgres user never inherits an unreachable working directory.
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 start() {
@@ -29,7 +35,7 @@ start() {
         {
             echo "listen_addresses = '127.0.0.1'"
             echo "port = $port"
-            echo "unix_socket_directories = '$dir'"
+            echo "unix_socket_directories = ''   # TCP on loopback only: no socket path-length limit"
             echo "max_connections = 200"
             echo "fsync = on"
         } | as_owner tee -a "$data/postgresql.conf" >/dev/null

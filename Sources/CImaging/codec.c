@@ -155,6 +155,8 @@ static li_status decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixe
     }
     if ((uint64_t)w * h > max_pixels) {
         jpeg_destroy_decompress(&cinfo);
+        out->width = w;
+        out->height = h;
         snprintf(out->message, sizeof out->message, "JPEG is %ux%u = %llu pixels, above the budget of %llu", w, h,
                  (unsigned long long)w * h, (unsigned long long)max_pixels);
         return LI_TOO_LARGE;
@@ -256,6 +258,9 @@ static li_status decode_png(const uint8_t *data, size_t size, uint64_t max_pixel
     uint32_t w = rd32(data + 16, 0), h = rd32(data + 20, 0);
     if (w == 0 || h == 0) return fail(out, LI_ZERO_SIZE, "PNG has zero width or height");
     if ((uint64_t)w * h > max_pixels) {
+        out->format = LI_FORMAT_PNG;
+        out->width = w;
+        out->height = h;
         snprintf(out->message, sizeof out->message, "PNG is %ux%u = %llu pixels, above the budget of %llu", w, h,
                  (unsigned long long)w * h, (unsigned long long)max_pixels);
         return LI_TOO_LARGE;

@@ -103,11 +103,7 @@ public struct RGBImage: Sendable {
         case LI_NOT_AN_IMAGE: throw .notAnImage(message)
         case LI_TRUNCATED: throw .truncated(message)
         case LI_ZERO_SIZE: throw .zeroSized(message)
-        case LI_TOO_LARGE:
-            // The message carries the numbers; parse them back for a structured error.
-            let numbers = message.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-            throw .tooLarge(width: numbers.count > 0 ? numbers[0] : 0, height: numbers.count > 1 ? numbers[1] : 0,
-                            budget: pixelBudget)
+        case LI_TOO_LARGE: throw .tooLarge(width: Int(image.width), height: Int(image.height), budget: pixelBudget)
         default: throw .corrupt(message)
         }
     }

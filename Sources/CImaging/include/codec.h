@@ -27,7 +27,7 @@ typedef enum { LI_FORMAT_UNKNOWN = 0, LI_FORMAT_JPEG = 1, LI_FORMAT_PNG = 2 } li
 
 typedef struct {
     int format;           // li_format
-    uint32_t width;       // after EXIF orientation
+    uint32_t width;       // after EXIF orientation (as stored when refused with LI_TOO_LARGE)
     uint32_t height;
     int orientation;      // EXIF orientation 1..8 (1 when absent)
     int bit_depth;        // 8 or 16 (PNG), 8 (JPEG)
