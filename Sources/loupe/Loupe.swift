@@ -7,7 +7,7 @@ struct Loupe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loupe",
         abstract: "Turns jewellery photos into draft marketplace listings.",
-        subcommands: [MigrateCommand.self, CatalogCommand.self, FixturesCommand.self, ImageCommand.self, SelfCheck.self, Bench.self]
+        subcommands: [MigrateCommand.self, CatalogCommand.self, FixturesCommand.self, ImageCommand.self, CheckpointCommand.self, SelfCheck.self, Bench.self]
     )
 }
 

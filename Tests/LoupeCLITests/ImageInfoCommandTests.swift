@@ -68,3 +68,30 @@ struct ImageInfoCommandTests {
         #expect((objects[1]["error"] as? String)?.hasPrefix("zero-sized image") == true)
     }
 }
+
+struct CheckpointInfoCommandTests {
+    @Test func listsTensorsOfAPythonCheckpoint() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-cli-\(UUID().uuidString).pth")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        python.arguments = ["-c", """
+            import sys, torch
+            net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8))
+            torch.save(net.state_dict(), sys.argv[1], _use_new_zipfile_serialization=False)
+            """, file.path]
+        try python.run()
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0)
+        let result = try runLoupe(["checkpoint", "info", file.path])
+        #expect(result.status == 0)
+        #expect(result.stdout.split(separator: "\n").map(String.init) == [
+            "0.weight\tfloat32\t8x3x3x3", "0.bias\tfloat32\t8", "1.weight\tfloat32\t8", "1.bias\tfloat32\t8",
+            "1.running_mean\tfloat32\t8", "1.running_var\tfloat32\t8", "1.num_batches_tracked\tint64\t",
+            "7 tensors, 257 elements",
+        ])
+        let missing = try runLoupe(["checkpoint", "info", file.path + ".missing"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("cannot read checkpoint"))
+    }
+}
