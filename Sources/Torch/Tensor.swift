@@ -131,7 +131,7 @@ public final class Tensor {
         try withInt64s(shape) { d, n in try make { lt_full(d, n, value, dtype.rawValue, $0) } }
     }
 
-    /// Standard normal samples from libtorch's global generator (see `Torch.manualSeed`).
+    /// Standard normal samples from libtorch's global generator (see `LibTorch.manualSeed`).
     public static func randn(_ shape: [Int], dtype: DType = .float32) throws -> Tensor {
         try withInt64s(shape) { d, n in try make { lt_randn(d, n, dtype.rawValue, $0) } }
     }
