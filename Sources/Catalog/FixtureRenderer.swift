@@ -81,7 +81,7 @@ public struct FixtureRenderer: Sendable {
             throw RenderError(product: spec.externalID, message: "povray exited with \(status); scene kept at \(scene.path)")
         }
         let image = try RGBImage(decoding: data)
-        try AtomicFile.write(ImageEncoder.jpeg(image.tensor(), quality: options.jpegQuality), to: jpeg)
+        try AtomicFile.write(ImageEncoder.jpeg(image.byteTensor(), quality: options.jpegQuality), to: jpeg)
         try? FileManager.default.removeItem(at: png)
         if !options.keepScenes { try? FileManager.default.removeItem(at: scene) }
     }

@@ -1,5 +1,11 @@
 import Crypto
 import Foundation
+import Torch
+
+/// The SHA-256 of `data` as 64 lowercase hex characters.
+public func sha256Hex(_ data: Data) -> String {
+    SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+}
 
 /// The address of an object: the lowercase hex SHA-256 of its bytes. A key can only be made from a
 /// digest or by parsing exactly 64 hex characters, so a key can never name a path outside the store.
@@ -13,9 +19,7 @@ public struct ObjectKey: Hashable, Sendable, Codable, CustomStringConvertible, L
         hex = description
     }
 
-    public init(digestOf data: Data) {
-        hex = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-    }
+    public init(digestOf data: Data) { hex = sha256Hex(data) }
 
     public var description: String { hex }
 
@@ -83,17 +87,11 @@ public struct DirectoryObjectStore: ObjectStore {
         let key = ObjectKey(digestOf: data)
         let destination = url(for: key)
         if FileManager.default.fileExists(atPath: destination.path) { return key }
-        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let temporary = root.appendingPathComponent("tmp").appendingPathComponent("\(key.hex).\(UUID().uuidString)")
         do {
-            try writeSynced(data, to: temporary)
-            guard rename(temporary.path, destination.path) == 0 else {
-                throw ObjectStoreError.io("rename to \(key.relativePath) failed: \(String(cString: strerror(errno)))")
-            }
-            syncDirectory(destination.deletingLastPathComponent())
+            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try AtomicFile.write(data, to: destination, temporaryDirectory: root.appendingPathComponent("tmp"))
         } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
+            throw ObjectStoreError.io("writing \(key.relativePath): \(error.localizedDescription)")
         }
         return key
     }
@@ -113,25 +111,5 @@ public struct DirectoryObjectStore: ObjectStore {
         let file = url(for: key)
         guard FileManager.default.fileExists(atPath: file.path) else { return }
         try FileManager.default.removeItem(at: file)
-    }
-
-    private func writeSynced(_ data: Data, to url: URL) throws {
-        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else { throw ObjectStoreError.io("cannot create \(url.lastPathComponent): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        try data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                guard n > 0 else { throw ObjectStoreError.io("write failed: \(String(cString: strerror(errno)))") }
-                offset += n
-            }
-        }
-        guard fsync(fd) == 0 else { throw ObjectStoreError.io("fsync failed: \(String(cString: strerror(errno)))") }
-    }
-
-    private func syncDirectory(_ url: URL) {
-        let fd = open(url.path, O_RDONLY)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
     }
 }

@@ -70,7 +70,7 @@ public struct CatalogImporter: Sendable {
                         }
                         if inserted { report.imported += 1 } else { report.alreadyPresent += 1 }
                     } catch {
-                        report.failures.append(CatalogueLineError(line: row.line, reason: "database rejected the row: \(Self.describe(error))"))
+                        report.failures.append(CatalogueLineError(line: row.line, reason: "database rejected the row: \(postgresMessage(error))"))
                     }
                 }
             }
@@ -147,13 +147,5 @@ public struct CatalogImporter: Sendable {
             ON CONFLICT DO NOTHING
             """, logger: logger)
         return true
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if let tx = error as? PostgresTransactionError {
-            return describe(tx.closureError ?? tx.commitError ?? tx.beginError ?? tx)
-        }
-        if let psql = error as? PSQLError, let message = psql.serverInfo?[.message] { return message }
-        return String(describing: error)
     }
 }

@@ -83,6 +83,7 @@ public struct DatabaseConfiguration: Sendable, Equatable {
     }
 
     /// Runs `body` with a connection that is closed afterwards, however `body` ends.
+    @discardableResult
     public func withConnection<R: Sendable>(logger: Logger, _ body: (PostgresConnection) async throws -> R) async throws -> R {
         let connection = try await connect(logger: logger)
         do {

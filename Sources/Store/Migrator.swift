@@ -1,4 +1,4 @@
-import Crypto
+import Catalog
 import Foundation
 import Logging
 import PostgresNIO
@@ -56,7 +56,7 @@ public struct Migrator: Sendable {
             let data = try Data(contentsOf: directory.appendingPathComponent(file))
             migrations.append(Migration(version: version, name: String(stem[stem.index(after: underscore)...]),
                                         sql: String(decoding: data, as: UTF8.self),
-                                        checksum: SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()))
+                                        checksum: sha256Hex(data)))
         }
         self.init(migrations: migrations)
     }
@@ -111,18 +111,10 @@ public struct Migrator: Sendable {
                         """, logger: logger)
                 }
             } catch let error as PostgresTransactionError {
-                let cause = error.closureError ?? error.commitError ?? error.beginError ?? error
-                throw MigrationError.failed(file: migration.fileName, reason: Self.describe(cause))
+                throw MigrationError.failed(file: migration.fileName, reason: postgresMessage(error))
             }
             applied.append(migration)
         }
         return applied
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if let psql = error as? PSQLError, let message = psql.serverInfo?[.message] {
-            return message
-        }
-        return String(describing: error)
     }
 }

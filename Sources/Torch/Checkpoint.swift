@@ -17,20 +17,15 @@ public enum Checkpoint {
         }
         let directory = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(UUID().uuidString)")
-        do {
-            var cNames = tensors.map { strdup($0.name) }
-            defer { cNames.forEach { free($0) } }
+        var cNames = tensors.map { strdup($0.name) }
+        defer { cNames.forEach { free($0) } }
+        try AtomicFile.write(to: url) { temporary in
             try cNames.withUnsafeMutableBufferPointer { names in
                 try withHandles(tensors.map(\.tensor)) { handles, n in
                     let constNames = UnsafeRawPointer(names.baseAddress!).assumingMemoryBound(to: UnsafePointer<CChar>?.self)
                     try check(lt_save_tensor_dict(constNames, handles, n, temporary.path))
                 }
             }
-            try AtomicFile.replace(url, with: temporary)
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
         }
     }
 

@@ -54,14 +54,7 @@ public final class Optimizer {
 
     /// Writes the optimizer's state (moments, step counts) through a temporary file and a rename.
     public func save(to url: URL) throws {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(UUID().uuidString)")
-        do {
-            try check(lt_optimizer_save(handle, temporary.path))
-            try AtomicFile.replace(url, with: temporary)
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
+        try AtomicFile.write(to: url) { try check(lt_optimizer_save(handle, $0.path)) }
     }
 
     public func load(from url: URL) throws { try check(lt_optimizer_load(handle, url.path)) }

@@ -45,9 +45,7 @@ struct ImportTests {
             try? FileManager.default.removeItem(at: objects)
         }
         try await TestDatabase.with { db in
-            try await db.configuration.withConnection(logger: testLogger) {
-                try await Migrator(directory: repositoryRoot.appendingPathComponent("Migrations")).migrate(on: $0, logger: testLogger)
-            }
+            try await db.migrateProject()
             var importer = CatalogImporter(store: try DirectoryObjectStore(root: objects))
             importer.batchSize = 2
             let report = try await db.configuration.withConnection(logger: testLogger) {
@@ -96,9 +94,7 @@ struct ImportTests {
             csv-2,maria,Bad Row,earrings,unobtainium,pearl,classic,polished,Text.,img/a.jpg
             """.write(to: dir.appendingPathComponent("catalogue.csv"), atomically: true, encoding: .utf8)
         try await TestDatabase.with { db in
-            try await db.configuration.withConnection(logger: testLogger) {
-                try await Migrator(directory: repositoryRoot.appendingPathComponent("Migrations")).migrate(on: $0, logger: testLogger)
-            }
+            try await db.migrateProject()
             let report = try await db.configuration.withConnection(logger: testLogger) {
                 try await CatalogImporter(store: try DirectoryObjectStore(root: objects)).importDirectory(dir, connection: $0, logger: testLogger)
             }
@@ -115,9 +111,7 @@ struct CommittedCatalogueImportTests {
         let objects = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-objects-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: objects) }
         try await TestDatabase.with { db in
-            try await db.configuration.withConnection(logger: testLogger) {
-                try await Migrator(directory: repositoryRoot.appendingPathComponent("Migrations")).migrate(on: $0, logger: testLogger)
-            }
+            try await db.migrateProject()
             let report = try await db.configuration.withConnection(logger: testLogger) {
                 try await CatalogImporter(store: try DirectoryObjectStore(root: objects))
                     .importDirectory(repositoryRoot.appendingPathComponent("Fixtures/catalogue"), connection: $0, logger: testLogger)

@@ -95,9 +95,8 @@ struct MigratorTests {
 
     @Test func projectMigrationsApply() async throws {
         try await TestDatabase.with { db in
-            let migrator = try Migrator(directory: repositoryRoot.appendingPathComponent("Migrations"))
-            let applied = try await db.configuration.withConnection(logger: testLogger) { try await migrator.migrate(on: $0, logger: testLogger) }
-            #expect(applied.count == migrator.migrations.count)
+            let applied = try await db.migrateProject()
+            #expect(applied.count == (try Migrator(directory: repositoryRoot.appendingPathComponent("Migrations")).migrations.count))
             #expect(try await db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name IN ('artisans', 'products', 'product_attributes', 'product_descriptions', 'product_images')") == 5)
         }
     }

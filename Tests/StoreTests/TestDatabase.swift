@@ -45,6 +45,13 @@ struct TestDatabase {
         }
     }
 
+    /// Applies the project's own `Migrations/`; returns what it applied.
+    @discardableResult
+    func migrateProject() async throws -> [Migrator.Migration] {
+        let migrator = try Migrator(directory: repositoryRoot.appendingPathComponent("Migrations"))
+        return try await configuration.withConnection(logger: testLogger) { try await migrator.migrate(on: $0, logger: testLogger) }
+    }
+
     func scalar(_ sql: String) async throws -> Int {
         try await configuration.withConnection(logger: testLogger) { connection in
             var value = 0
