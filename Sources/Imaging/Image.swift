@@ -38,6 +38,11 @@ public struct ImageInfo: Sendable, Equatable {
     public let orientation: Int
     public let bitDepth: Int
     public let progressive: Bool
+
+    public init(format: ImageFormat, width: Int, height: Int, orientation: Int = 1, bitDepth: Int = 8, progressive: Bool = false) {
+        (self.format, self.width, self.height) = (format, width, height)
+        (self.orientation, self.bitDepth, self.progressive) = (orientation, bitDepth, progressive)
+    }
 }
 
 /// A decoded image: 8-bit RGB, row-major, EXIF orientation applied, alpha composited on white.

@@ -7,7 +7,8 @@ struct Loupe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loupe",
         abstract: "Turns jewellery photos into draft marketplace listings.",
-        subcommands: [MigrateCommand.self, CatalogCommand.self, FixturesCommand.self, ImageCommand.self, CheckpointCommand.self, SelfCheck.self, Bench.self]
+        subcommands: [MigrateCommand.self, CatalogCommand.self, FixturesCommand.self, ImageCommand.self, CheckpointCommand.self,
+                      TrainCommand.self, DescribeCommand.self, EvalCommand.self, SelfCheck.self, Bench.self]
     )
 }
 

@@ -1,0 +1,159 @@
+import Catalog
+import Foundation
+import Imaging
+import Torch
+
+/// Where photos come from: the object store in production, anything in tests.
+public protocol PhotoSource: Sendable {
+    func photo(_ key: ObjectKey) throws -> RGBImage
+}
+
+/// Photos of a `DirectoryObjectStore`, read synchronously (the trainer runs off the event loop).
+public struct DirectoryPhotoSource: PhotoSource {
+    public let store: DirectoryObjectStore
+    public init(store: DirectoryObjectStore) { self.store = store }
+    public func photo(_ key: ObjectKey) throws -> RGBImage { try RGBImage(contentsOf: store.url(for: key)) }
+}
+
+/// Examples turned into tensors the model trains on: token sequences per reference, attribute targets,
+/// and (in frozen mode) cached encoder features for several augmented views of each photo.
+public final class CaptionDataset {
+    public let examples: [CaptionExample]
+    /// Token ids per example, one sequence per reference description.
+    public let sequences: [[[Int]]]
+    let config: CaptionerConfig
+
+    public init(examples: [CaptionExample], config: CaptionerConfig, grounding: Grounding) {
+        self.examples = examples
+        self.config = config
+        sequences = examples.map { example in
+            let title = grounding.delexicalize(example.title)
+            return example.descriptions.map { description in
+                let ids = config.vocabulary.encode(title: title, description: grounding.delexicalize(description))
+                // Over-long texts keep their start and still end with <eos>.
+                return ids.count <= config.maxLength ? ids : Array(ids.prefix(config.maxLength - 1)) + [config.vocabulary.eosID]
+            }
+        }
+    }
+
+    /// The delexicalised training texts a vocabulary is built from.
+    public static func vocabularyTexts(_ examples: [CaptionExample], grounding: Grounding) -> [String] {
+        examples.flatMap { [grounding.delexicalize($0.title)] + $0.descriptions.map(grounding.delexicalize) }
+    }
+
+    /// (B, T) padded token ids for the chosen reference of each example.
+    func tokens(_ picks: [(example: Int, reference: Int)]) throws -> Tensor {
+        let rows = picks.map { sequences[$0.example][$0.reference] }
+        let t = rows.map(\.count).max() ?? 1
+        let flat = rows.flatMap { $0.map(Int64.init) + [Int64](repeating: Int64(config.vocabulary.padID), count: t - $0.count) }
+        return try Tensor(flat, shape: [rows.count, t])
+    }
+
+    /// Attribute targets for a batch: class indices for single fields, multi-hot for gemstones.
+    func attributeTargets(_ indices: [Int]) throws -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for field in config.fields {
+            if field.multiple {
+                var hot = [Float](repeating: 0, count: indices.count * field.values.count)
+                for (row, i) in indices.enumerated() {
+                    for gem in examples[i].attributes.gemstones {
+                        if let k = field.values.firstIndex(of: gem) { hot[row * field.values.count + k] = 1 }
+                    }
+                }
+                out[field.name] = try Tensor(hot, shape: [indices.count, field.values.count])
+            } else {
+                let labels = indices.map { Int64(field.values.firstIndex(of: examples[$0].attributes.value(field.name)) ?? 0) }
+                out[field.name] = try Tensor(labels, shape: [indices.count])
+            }
+        }
+        return out
+    }
+}
+
+extension Attributes {
+    /// The value of a single-valued field by name.
+    public func value(_ field: String) -> String {
+        switch field {
+        case "category": category
+        case "metal": metal
+        case "style": style
+        case "finish": finish
+        default: gemstones.first ?? "none"
+        }
+    }
+}
+
+/// Encoder features for every example: `views` augmented views each (training) or one plain view.
+/// Stored as float16 (N·views, C, g, g); cached on disk by content so folds, sweeps and resumed runs
+/// share them.
+public final class FeatureCache {
+    public let features: Tensor   // (N·views, C, g, g) float16
+    public let views: Int
+
+    public init(features: Tensor, views: Int) { (self.features, self.views) = (features, views) }
+
+    /// Features of example `i`, view `v`, as float32 (1, C, g, g).
+    func view(_ i: Int, _ v: Int) throws -> Tensor {
+        try features.slice(dim: 0, i * views + v ..< i * views + v + 1).to(.float32)
+    }
+
+    func batch(_ picks: [(example: Int, view: Int)]) throws -> Tensor {
+        let rows = try Tensor(picks.map { Int64($0.example * views + $0.view) }, shape: [picks.count])
+        return try features.indexSelect(dim: 0, index: rows).to(.float32)
+    }
+
+    /// Computes (or loads) the features. `augment` nil means one plain view per example.
+    public static func build(examples: [CaptionExample], photos: any PhotoSource, model: CaptionModel, views: Int,
+                             augmenter: Augmenter?, seed: UInt64, cacheDirectory: URL?, label: String,
+                             progress: (String, Int, Int) -> Void) throws -> FeatureCache {
+        let key = cacheKey(examples: examples, views: views, augmenter: augmenter, seed: seed, config: model.config)
+        let file = cacheDirectory?.appendingPathComponent("features-\(key).pt")
+        if let file, FileManager.default.fileExists(atPath: file.path),
+           let tensor = try? Checkpoint.load(from: file).first(where: { $0.name == "features" })?.tensor,
+           tensor.shape.first == examples.count * views {
+            return FeatureCache(features: tensor, views: views)
+        }
+        var rng = SplitMix64(seed: seed)
+        var chunks: [Tensor] = []
+        let size = model.config.imageSize
+        let total = examples.count * views
+        var pending: [Tensor] = []
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            let batch = try Tensor.stack(pending)
+            chunks.append(try withNoGrad { try model.encode(batch).to(.float16) })
+            pending.removeAll()
+        }
+        for (i, example) in examples.enumerated() {
+            for v in 0 ..< views {
+                let photo = try photos.photo(example.images[v % example.images.count]).tensor()
+                let square = try Transforms.padToSquare(photo)
+                let x: Tensor
+                if let augmenter, v > 0 || views > 1 {
+                    // View 0 stays plain when several are cached, so every example has its clean photo.
+                    x = v == 0 ? try Transforms.resize(square, height: size, width: size)
+                               : try augmenter(square, using: &rng)
+                } else {
+                    x = try Transforms.resize(square, height: size, width: size)
+                }
+                pending.append(try EfficientNetLite.normalize(x))
+                if pending.count == 16 { try flush() }
+                progress(label, i * views + v + 1, total)
+            }
+        }
+        try flush()
+        let features = try Tensor.cat(chunks)
+        if let file {
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Checkpoint.save([(name: "features", tensor: features)], to: file)
+        }
+        return FeatureCache(features: features, views: views)
+    }
+
+    static func cacheKey(examples: [CaptionExample], views: Int, augmenter: Augmenter?, seed: UInt64, config: CaptionerConfig) -> String {
+        var text = "v1|\(views)|\(seed)|\(config.imageSize)|\(config.encoderMode.rawValue)|"
+        if let augmenter, let json = try? JSONEncoder().encode(augmenter.config) { text += String(decoding: json, as: UTF8.self) }
+        for e in examples { text += "|" + e.images.map(\.hex).joined(separator: ",") }
+        return String(sha256Hex(Data(text.utf8)).prefix(24))
+    }
+}

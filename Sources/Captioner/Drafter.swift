@@ -1,0 +1,102 @@
+import Catalog
+import Foundation
+import Imaging
+import Torch
+
+/// A value with the model's calibrated confidence.
+public struct Claim: Codable, Sendable, Equatable {
+    public let value: String
+    public let confidence: Double
+}
+
+/// A draft listing as `loupe describe --json` prints it and the service returns it.
+public struct Draft: Codable, Sendable, Equatable {
+    public struct DraftAttributes: Codable, Sendable, Equatable {
+        public let metal: Claim
+        public let gemstones: [Claim]
+        public let style: Claim
+        public let finish: Claim
+    }
+    public let title: String
+    public let description: String
+    public let category: Claim
+    public let attributes: DraftAttributes
+    /// Fields a person must confirm: the draft does not assert them.
+    public let needsReview: [String]
+    public let model: String
+
+    enum CodingKeys: String, CodingKey {
+        case title, description, category, attributes, needsReview = "needs_review", model
+    }
+}
+
+/// Photo → draft: preprocessing, encoder, attribute heads, grounded beam search, slot filling.
+public final class Drafter {
+    public let model: CaptionModel
+    public let grounding: Grounding
+    let banned: Set<Int>
+
+    public init(model: CaptionModel, taxonomy: Taxonomy = .standard) {
+        self.model = model
+        grounding = Grounding(taxonomy: taxonomy)
+        banned = model.bannedTokenIDs(grounding: grounding)
+        model.store.eval()
+    }
+
+    /// Loads a model file written by the trainer (weights + `<file>.json` config).
+    public convenience init(contentsOf url: URL) throws {
+        let config = try Checkpoint.loadConfig(CaptionerConfig.self, for: url)
+        let model = try CaptionModel(config: config)
+        try model.store.load(Checkpoint.load(from: url))
+        self.init(model: model)
+    }
+
+    /// Any decoded photo → the encoder's input (3, S, S): padded to a white square, resized (antialiased),
+    /// scaled as the encoder expects.
+    public static func preprocess(_ image: RGBImage, size: Int) throws -> Tensor {
+        try preprocess(image.tensor(), size: size)
+    }
+
+    public static func preprocess(_ image: Tensor, size: Int) throws -> Tensor {
+        let square = try Transforms.padToSquare(image)
+        return try EfficientNetLite.normalize(Transforms.resize(square, height: size, width: size))
+    }
+
+    public func describe(_ image: RGBImage, options: DecodingOptions = .init()) throws -> Draft {
+        let input = try Self.preprocess(image, size: model.config.imageSize).unsqueeze(0)
+        return try withNoGrad { try draft(features: model.encode(input), options: options) }
+    }
+
+    /// A draft from one image's feature grid (1, 1280, g, g).
+    public func draft(features: Tensor, options: DecodingOptions) throws -> Draft {
+        try withNoGrad {
+            let probabilities = try model.probabilities(model.attributeLogits(features))[0]
+            let ids = try model.search(memory: model.memory(features), options: options, banned: banned)
+            return compose(ids: ids, probabilities: probabilities)
+        }
+    }
+
+    /// Slot filling and the review list.
+    public func compose(ids: [Int], probabilities p: AttributeProbabilities) -> Draft {
+        let thresholds = model.config.thresholds
+        let (titleTokens, descriptionTokens) = model.config.vocabulary.decodeParts(ids)
+        let title = grounding.fill(titleTokens, with: p, thresholds: thresholds, titleCase: true)
+        let description = grounding.fill(descriptionTokens, with: p, thresholds: thresholds, titleCase: false)
+        var review = title.unsupported.union(description.unsupported)
+        func claim(_ field: String) -> Claim {
+            let (value, confidence) = p.top(field) ?? ("unknown", 0)
+            if confidence < thresholds.threshold(field) { review.insert(field) }
+            return Claim(value: value, confidence: confidence)
+        }
+        let category = claim("category"), metal = claim("metal"), style = claim("style"), finish = claim("finish")
+        // Gemstones: every value the head believes more likely than not; a value in the uncertain band
+        // (neither clearly present nor clearly absent) sends the field to review.
+        let t = thresholds.gemstone
+        let gems = p.gemstones.filter { $0.value >= 0.5 }.sorted { $0.value > $1.value }.map { Claim(value: $0.key, confidence: $0.value) }
+        if p.gemstones.values.contains(where: { $0 > 1 - t && $0 < t }) || gems.isEmpty { review.insert("gemstones") }
+        let order = ["category", "metal", "gemstones", "style", "finish"]
+        return Draft(title: title.text, description: description.text, category: category,
+                     attributes: .init(metal: metal, gemstones: gems, style: style, finish: finish),
+                     needsReview: order.filter(review.contains), model: model.config.version)
+    }
+}

@@ -1,0 +1,104 @@
+import Catalog
+import Foundation
+import Scoring
+import Torch
+
+/// Caption, attribute and grounding metrics of a model on a set of examples.
+public struct EvaluationReport: Codable, Sendable, Equatable {
+    public var examples = 0
+    /// BLEU-1…4 (sacrebleu-compatible, 0–1) of the descriptions against every reference description.
+    public var bleu: [Double] = []
+    public var rougeL = 0.0
+    public var ciderD = 0.0
+    /// Title exact match against the catalogue title.
+    public var titleAccuracy = 0.0
+    /// Per field: accuracy (gemstones: the predicted set equals the true set).
+    public var accuracy: [String: Double] = [:]
+    /// Per field: macro-F1 (gemstones: micro-F1 over per-stone decisions).
+    public var macroF1: [String: Double] = [:]
+    /// Expected calibration error of the top confidence, per single-valued field, and their mean.
+    public var ece: [String: Double] = [:]
+    /// Claims in drafts that their attribute head does not support (must be 0).
+    public var groundingViolations = 0
+    /// Claims in drafts that contradict the true label (the legal failure).
+    public var falseClaims = 0
+    /// Fields sent to review, summed over drafts.
+    public var needsReview: [String: Int] = [:]
+    public var secondsPerPhoto = 0.0
+
+    public var bleu4: Double { bleu.count >= 4 ? bleu[3] : 0 }
+    public var meanAccuracy: Double { accuracy.isEmpty ? 0 : accuracy.values.reduce(0, +) / Double(accuracy.count) }
+    /// The figure checkpoints are chosen by: text quality and attributes weighted alike.
+    public var selectionScore: Double { bleu4 + rougeL + meanAccuracy }
+}
+
+public enum Evaluator {
+    /// Drafts every example from its features (1 view each: row i) and scores them.
+    public static func evaluate(drafter: Drafter, features: (Int) throws -> Tensor, examples: [CaptionExample],
+                                options: DecodingOptions, progress: (Int, Int) -> Void = { _, _ in }) throws -> (EvaluationReport, [Draft]) {
+        var drafts: [Draft] = []
+        var probabilities: [AttributeProbabilities] = []
+        let start = Date()
+        for i in examples.indices {
+            let f = try features(i)
+            let p = try withNoGrad { try drafter.model.probabilities(drafter.model.attributeLogits(f))[0] }
+            probabilities.append(p)
+            drafts.append(try drafter.draft(features: f, options: options))
+            progress(i + 1, examples.count)
+        }
+        var report = score(drafts: drafts, probabilities: probabilities, examples: examples, grounding: drafter.grounding,
+                           fields: drafter.model.config.fields, thresholds: drafter.model.config.thresholds)
+        report.secondsPerPhoto = Date().timeIntervalSince(start) / Double(max(examples.count, 1))
+        return (report, drafts)
+    }
+
+    public static func score(drafts: [Draft], probabilities: [AttributeProbabilities], examples: [CaptionExample],
+                             grounding: Grounding, fields: [AttributeField], thresholds: GroundingThresholds) -> EvaluationReport {
+        var report = EvaluationReport()
+        report.examples = examples.count
+        guard !examples.isEmpty else { return report }
+        let hypotheses = drafts.map(\.description)
+        let references = examples.map(\.descriptions)
+        report.bleu = BLEU().corpusScore(hypotheses: hypotheses, references: references).cumulative
+        report.rougeL = RougeL.corpusF(hypotheses: hypotheses, references: references)
+        report.ciderD = CIDErD.score(hypotheses: hypotheses.map(CIDErD.normalize),
+                                     references: references.map { $0.map(CIDErD.normalize) }).mean
+        report.titleAccuracy = Double(zip(drafts, examples).filter { $0.title == $1.title }.count) / Double(examples.count)
+        for field in fields {
+            if field.multiple {
+                var exact = 0, predictedFlags: [Bool] = [], trueFlags: [Bool] = []
+                for (p, e) in zip(probabilities, examples) {
+                    var predicted = Set(p.gemstones.filter { $0.value >= 0.5 }.map(\.key))
+                    if predicted.isEmpty { predicted = ["none"] }
+                    if predicted == Set(e.attributes.gemstones) { exact += 1 }
+                    for value in field.values where value != "none" {
+                        predictedFlags.append(predicted.contains(value))
+                        trueFlags.append(e.attributes.gemstones.contains(value))
+                    }
+                }
+                report.accuracy[field.name] = Double(exact) / Double(examples.count)
+                report.macroF1[field.name] = Classification.binaryF1(predicted: predictedFlags, truth: trueFlags)
+            } else {
+                var predicted: [Int] = [], truth: [Int] = [], confidences: [Double] = [], correct: [Bool] = []
+                for (p, e) in zip(probabilities, examples) {
+                    let (value, confidence) = p.top(field.name) ?? ("", 0)
+                    let t = e.attributes.value(field.name)
+                    predicted.append(field.values.firstIndex(of: value) ?? -1)
+                    truth.append(field.values.firstIndex(of: t) ?? -2)
+                    confidences.append(confidence)
+                    correct.append(value == t)
+                }
+                report.accuracy[field.name] = Classification.accuracy(predicted: predicted, truth: truth)
+                report.macroF1[field.name] = Classification.macroF1(predicted: predicted, truth: truth)
+                report.ece[field.name] = Classification.expectedCalibrationError(confidences: confidences, correct: correct)
+            }
+        }
+        for (draft, (p, e)) in zip(drafts, zip(probabilities, examples)) {
+            let text = draft.title + " " + draft.description
+            report.groundingViolations += grounding.violations(in: text, probabilities: p, thresholds: thresholds).count
+            report.falseClaims += grounding.falseClaims(in: text, truth: e.attributes).count
+            for field in draft.needsReview { report.needsReview[field, default: 0] += 1 }
+        }
+        return report
+    }
+}

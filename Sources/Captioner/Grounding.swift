@@ -1,0 +1,242 @@
+import Catalog
+import Foundation
+
+/// Keeps the text honest about the attributes that matter legally: metal, gemstones and category.
+///
+/// Training texts are delexicalised: every phrase that names one of these values becomes a slot token
+/// (`<metal>`, `<category>`, `<gem1>`, `<gem1s>` plural, `<gem2>`, `<gem2s>`), so the decoder learns the
+/// sentence and never the claim. At drafting time a slot is filled from its attribute head only when the
+/// calibrated probability reaches the field's threshold; otherwise it gets a neutral word ("metal",
+/// "piece", "stone") and the field goes to `needs_review`. Words that make a claim (metal and stone names,
+/// karat and hallmark terms) are also banned from the decoder's output, so a claim can only enter through
+/// a slot. `mentions(in:)` scans any finished text for claims, which is how violations are counted.
+public struct Grounding: Sendable {
+    public static let slotTokens = ["<metal>", "<category>", "<gem1>", "<gem1s>", "<gem2>", "<gem2s>"]
+    /// Terms that are never allowed in a draft: purity and hallmark claims the photo cannot support.
+    public static let forbiddenTerms: Set<String> = ["18k", "14k", "9k", "22k", "24k", "10k", "karat", "karats", "carat",
+                                                     "carats", "ct", "925", "750", "585", "hallmarked", "solid", "plated"]
+
+    public struct Mention: Sendable, Equatable, Hashable {
+        public let field: String  // "metal", "gemstone", "category", or "forbidden"
+        public let value: String  // taxonomy slug, "gold" for an unqualified gold, or the forbidden term
+    }
+
+    struct Phrase {
+        let words: [String]  // lowercased
+        let mention: Mention
+        let plural: Bool
+    }
+
+    public let taxonomy: Taxonomy
+    let phrases: [Phrase]
+    /// Lowercased words the decoder may not emit outside slots.
+    public let claimWords: Set<String>
+
+    static let metalModifiers = ["warm", "rich", "bright", "blush", "soft pink", "cool", "golden"]
+
+    public init(taxonomy: Taxonomy = .standard) {
+        self.taxonomy = taxonomy
+        var phrases: [Phrase] = []
+        func add(_ text: String, _ field: String, _ value: String, plural: Bool = false) {
+            phrases.append(Phrase(words: Vocabulary.split(text.lowercased()), mention: Mention(field: field, value: value), plural: plural))
+        }
+        for value in taxonomy.metal.values {
+            let names = value.slug == "two-tone"
+                ? ["two-tone yellow and white gold", "mixed yellow and white gold", "two-tone gold", "two-tone"]
+                : [value.label]
+            for name in names {
+                add(name, "metal", value.slug)
+                for modifier in Self.metalModifiers { add("\(modifier) \(name)", "metal", value.slug) }
+            }
+        }
+        add("gold", "metal", "gold")
+        add("silver", "metal", "sterling-silver")
+        add("sterling", "metal", "sterling-silver")
+        for value in taxonomy.gemstone.values where value.slug != taxonomy.gemstone.exclusive {
+            add(value.label, "gemstone", value.slug)
+            add(Self.plural(value.label), "gemstone", value.slug, plural: true)
+            if value.slug == "ruby" { add("rubys", "gemstone", value.slug, plural: true) }
+        }
+        for value in taxonomy.category.values {
+            add(value.label, "category", value.slug)
+            if !value.label.hasSuffix("s") { add(value.label + "s", "category", value.slug, plural: true) }
+        }
+        // Longest first, so "rose gold" wins over "gold" and "cubic zirconia" over nothing.
+        self.phrases = phrases.sorted { $0.words.count > $1.words.count }
+        // Colour and modifier words are harmless alone ("a white background"); names are claims.
+        let harmless: Set<String> = ["warm", "rich", "bright", "blush", "soft", "pink", "cool", "golden", "and",
+                                     "yellow", "white", "rose", "mixed"]
+        claimWords = Set(phrases.flatMap(\.words)).subtracting(harmless).union(Self.forbiddenTerms)
+    }
+
+    public static func plural(_ label: String) -> String {
+        if label.hasSuffix("y") { return String(label.dropLast()) + "ies" }
+        return label + "s"
+    }
+
+    /// Claims named in a text, in order.
+    public func mentions(in text: String) -> [Mention] {
+        let words = Vocabulary.split(text).map { $0.lowercased() }
+        var found: [Mention] = []
+        var i = 0
+        while i < words.count {
+            if Self.forbiddenTerms.contains(words[i]) {
+                found.append(Mention(field: "forbidden", value: words[i]))
+                i += 1
+                continue
+            }
+            if let phrase = match(words, at: i) {
+                found.append(phrase.mention)
+                i += phrase.words.count
+            } else {
+                i += 1
+            }
+        }
+        return found
+    }
+
+    func match(_ words: [String], at i: Int) -> Phrase? {
+        phrases.first { p in i + p.words.count <= words.count && Array(words[i ..< i + p.words.count]) == p.words }
+    }
+
+    /// Replaces every claim in `text` with its slot token. Gemstones are numbered by first appearance.
+    public func delexicalize(_ text: String) -> String {
+        let tokens = Vocabulary.split(text)
+        let lower = tokens.map { $0.lowercased() }
+        var out: [String] = [], gems: [String] = []
+        var i = 0
+        while i < tokens.count {
+            guard let phrase = match(lower, at: i) else {
+                out.append(tokens[i])
+                i += 1
+                continue
+            }
+            switch phrase.mention.field {
+            case "metal": out.append("<metal>")
+            case "category": out.append("<category>")
+            default:
+                if !gems.contains(phrase.mention.value) { gems.append(phrase.mention.value) }
+                let n = min(gems.firstIndex(of: phrase.mention.value)! + 1, 2)
+                out.append(phrase.plural ? "<gem\(n)s>" : "<gem\(n)>")
+            }
+            i += phrase.words.count
+        }
+        return Vocabulary.join(out)
+    }
+}
+
+/// What the attribute heads say about one photo: calibrated probabilities per value.
+public struct AttributeProbabilities: Sendable, Codable, Equatable {
+    /// Single-valued fields (category, metal, style, finish): probability per slug, summing to 1.
+    public var single: [String: [String: Double]]
+    /// Gemstones: an independent probability per slug (sigmoid), including `none`.
+    public var gemstones: [String: Double]
+
+    public init(single: [String: [String: Double]], gemstones: [String: Double]) {
+        (self.single, self.gemstones) = (single, gemstones)
+    }
+
+    public func top(_ field: String) -> (value: String, confidence: Double)? {
+        single[field]?.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }.map { ($0.key, $0.value) }
+    }
+}
+
+/// Probability a field's claim must reach before the text may make it.
+public struct GroundingThresholds: Codable, Sendable, Equatable {
+    public var category = 0.8
+    public var metal = 0.9
+    public var gemstone = 0.8
+    public var style = 0.6
+    public var finish = 0.6
+    public init() {}
+
+    public func threshold(_ field: String) -> Double {
+        switch field {
+        case "category": category
+        case "metal": metal
+        case "gemstone", "gemstones": gemstone
+        case "style": style
+        default: finish
+        }
+    }
+}
+
+extension Grounding {
+    /// Neutral words for a slot whose claim is not supported.
+    static let neutral: [String: (String, String)] = [
+        "<metal>": ("metal", "metal"), "<category>": ("piece", "piece"),
+        "<gem1>": ("stone", "stones"), "<gem2>": ("stone", "stones"),
+    ]
+
+    /// Fills slots from the attribute probabilities. Returns the prose and the fields that lacked support.
+    public func fill(_ tokens: [String], with p: AttributeProbabilities, thresholds: GroundingThresholds,
+                     titleCase: Bool) -> (text: String, unsupported: Set<String>) {
+        var out: [String] = [], unsupported = Set<String>()
+        let gems = supportedGemstones(p, thresholds: thresholds)
+        for (i, token) in tokens.enumerated() {
+            guard Self.slotTokens.contains(token) else { out.append(token); continue }
+            var words: String
+            switch token {
+            case "<metal>":
+                if let (slug, confidence) = p.top("metal"), confidence >= thresholds.metal {
+                    words = slug == "two-tone" ? "two-tone gold" : taxonomy.metal.label(slug) ?? slug
+                } else { words = "metal"; unsupported.insert("metal") }
+            case "<category>":
+                if let (slug, confidence) = p.top("category"), confidence >= thresholds.category {
+                    words = taxonomy.category.label(slug) ?? slug
+                } else { words = "piece"; unsupported.insert("category") }
+            default:
+                let plural = token.hasSuffix("s>")
+                let n = token.hasPrefix("<gem1") ? 0 : 1
+                if n < gems.count, let label = taxonomy.gemstone.label(gems[n]) {
+                    words = plural ? Self.plural(label) : label
+                } else {
+                    words = plural ? "stones" : "stone"
+                    unsupported.insert("gemstones")
+                }
+            }
+            if titleCase {
+                words = words.split(separator: " ").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: " ")
+            } else if i == 0 || [".", "!", "?"].contains(tokens[i - 1]) {
+                words = words.prefix(1).uppercased() + words.dropFirst()
+            }
+            out.append(words)
+        }
+        return (Vocabulary.join(out), unsupported)
+    }
+
+    /// Gemstones above threshold, most probable first; empty when `none` wins.
+    public func supportedGemstones(_ p: AttributeProbabilities, thresholds: GroundingThresholds) -> [String] {
+        p.gemstones.filter { $0.key != taxonomy.gemstone.exclusive && $0.value >= thresholds.gemstone }
+            .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map(\.key)
+    }
+
+    /// Claims in `text` that the probabilities do not support (the grounding violations), and forbidden terms.
+    public func violations(in text: String, probabilities p: AttributeProbabilities, thresholds: GroundingThresholds) -> [Mention] {
+        mentions(in: text).filter { m in
+            switch m.field {
+            case "forbidden": return true
+            case "metal":
+                guard let (slug, confidence) = p.top("metal"), confidence >= thresholds.metal else { return true }
+                return m.value == "gold" ? !slug.hasSuffix("gold") && slug != "two-tone" : m.value != slug
+            case "category":
+                guard let (slug, confidence) = p.top("category"), confidence >= thresholds.category else { return true }
+                return m.value != slug
+            default:
+                return (p.gemstones[m.value] ?? 0) < thresholds.gemstone
+            }
+        }
+    }
+
+    /// Claims in `text` that contradict the true attributes (false claims), for evaluation.
+    public func falseClaims(in text: String, truth: Attributes) -> [Mention] {
+        mentions(in: text).filter { m in
+            switch m.field {
+            case "forbidden": return true
+            case "metal": return m.value == "gold" ? !truth.metal.hasSuffix("gold") && truth.metal != "two-tone" : m.value != truth.metal
+            case "category": return m.value != truth.category
+            default: return !truth.gemstones.contains(m.value)
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Captioner
+import Catalog
+import Testing
+
+@Suite struct VocabularyTests {
+    @Test func splitsWordsAndPunctuationAndJoinsBack() {
+        let text = "A hand-hammered ring, crafted in <metal>. It's ideal for weddings."
+        let tokens = Vocabulary.split(text)
+        #expect(tokens == ["A", "hand-hammered", "ring", ",", "crafted", "in", "<metal>", ".", "It's", "ideal", "for", "weddings", "."])
+        #expect(Vocabulary.join(tokens) == text)
+    }
+
+    @Test func encodesTitleAndDescriptionAndDecodesTheParts() {
+        let vocabulary = Vocabulary.build(from: ["<metal> <category>", "A <category> in <metal>."])
+        let ids = vocabulary.encode(title: "<metal> <category>", description: "A <category> in <metal>.")
+        #expect(ids.first == vocabulary.bosID && ids.last == vocabulary.eosID)
+        let (title, description) = vocabulary.decodeParts(Array(ids.dropFirst()))
+        #expect(title == ["<metal>", "<category>"])
+        #expect(description == ["A", "<category>", "in", "<metal>", "."])
+        #expect(vocabulary.id("never-seen") == vocabulary.unknownID)
+    }
+}
+
+@Suite struct GroundingTests {
+    let grounding = Grounding()
+
+    @Test func delexicalisesEveryClaim() {
+        #expect(grounding.delexicalize("This blush rose gold solitaire ring features a brilliant-cut sapphire.")
+            == "This <metal> solitaire <category> features a brilliant-cut <gem1>.")
+        #expect(grounding.delexicalize("A central diamond with ruby accents, in two-tone yellow and white gold.")
+            == "A central <gem1> with <gem2> accents, in <metal>.")
+        #expect(grounding.delexicalize("Yellow Gold Cubic Zirconia Hoop Earrings") == "<metal> <gem1> Hoop <category>")
+        #expect(grounding.delexicalize("sparkling rubys and lustrous pearls") == "sparkling <gem1s> and lustrous <gem2s>")
+    }
+
+    func probabilities(metal: Double, category: Double, gems: [String: Double]) -> AttributeProbabilities {
+        AttributeProbabilities(single: ["metal": ["sterling-silver": metal, "yellow-gold": 1 - metal],
+                                        "category": ["ring": category, "bangle": 1 - category]],
+                               gemstones: gems)
+    }
+
+    @Test func fillsSupportedSlotsAndWithholdsTheRest() {
+        let tokens = Vocabulary.split("<metal> <gem1> <category>")
+        let sure = probabilities(metal: 0.97, category: 0.95, gems: ["sapphire": 0.93, "none": 0.02])
+        let filled = grounding.fill(tokens, with: sure, thresholds: .init(), titleCase: true)
+        #expect(filled.text == "Sterling Silver Sapphire Ring")
+        #expect(filled.unsupported.isEmpty)
+
+        // A metal at 0.85 is below the 0.9 threshold: the text must not say "sterling silver".
+        let unsure = probabilities(metal: 0.85, category: 0.95, gems: ["sapphire": 0.6, "none": 0.3])
+        let withheld = grounding.fill(Vocabulary.split("A <category> in <metal> with <gem1s>."), with: unsure,
+                                      thresholds: .init(), titleCase: false)
+        #expect(withheld.text == "A ring in metal with stones.")
+        #expect(withheld.unsupported == ["metal", "gemstones"])
+        #expect(grounding.violations(in: withheld.text, probabilities: unsure, thresholds: .init()).isEmpty)
+        // Capitalised at the start of a sentence.
+        #expect(grounding.fill(["<gem1s>", "sit", "here", "."], with: sure, thresholds: .init(), titleCase: false).text == "Sapphires sit here.")
+    }
+
+    @Test func countsViolationsAndFalseClaims() {
+        let p = probabilities(metal: 0.85, category: 0.95, gems: ["sapphire": 0.95])
+        let text = "An 18k gold ring in sterling silver with a sapphire and a ruby."
+        let violations = grounding.violations(in: text, probabilities: p, thresholds: .init())
+        // "18k" is forbidden outright; "gold" and "sterling silver" lack support (0.85 < 0.9); ruby is unsupported.
+        #expect(violations.map(\.value) == ["18k", "gold", "sterling-silver", "ruby"])
+        let truth = Attributes(category: "ring", metal: "sterling-silver", gemstones: ["sapphire"], style: "classic", finish: "polished")
+        #expect(grounding.falseClaims(in: text, truth: truth).map(\.value) == ["18k", "gold", "ruby"])
+    }
+
+    @Test func claimWordsCoverNamesButNotColours() {
+        for word in ["gold", "silver", "sterling", "platinum", "sapphire", "sapphires", "ring", "earrings", "18k", "925"] {
+            #expect(grounding.claimWords.contains(word), "\(word)")
+        }
+        for word in ["white", "yellow", "rose", "bright", "and"] { #expect(!grounding.claimWords.contains(word), "\(word)") }
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Reference implementations the metric tests compare against, pinned, in a virtual environment under
+# .cache/pyref (git ignores it): sacrebleu 2.6.0 (BLEU), rouge-score 0.1.2 (ROUGE-L) and pycocoevalcap 1.2
+# (CIDEr-D; installed without its pycocotools dependency, which CIDEr does not use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.cache/pyref
+stamp=$venv/.loupe-pyref-1
+if [ -f "$stamp" ]; then echo "install-pyref: present"; exit 0; fi
+rm -rf "$venv"
+# Debian's python3 (python3-venv) or any python3 with venv.
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check sacrebleu==2.6.0 rouge-score==0.1.2
+"$venv/bin/pip" install -q --disable-pip-version-check --no-deps pycocoevalcap==1.2
+"$venv/bin/python" -c "import sacrebleu, rouge_score; from pycocoevalcap.cider.cider import Cider"
+touch "$stamp"
+echo "install-pyref: installed into $venv"
