@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Torch"], exclude: ["Images"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Catalog", "Imaging", "Torch"]),
-        .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),
+        .testTarget(name: "LoupeCLITests", dependencies: ["loupe", "Store", .product(name: "PostgresNIO", package: "postgres-nio")]),
     ],
     swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17

@@ -51,6 +51,15 @@ public struct CaptionerConfig: Codable, Sendable {
     }
 }
 
+/// What the encoder says about a batch of photos: the head's grid for the decoder to attend over and a
+/// pooled multi-scale vector for the attribute heads.
+public struct ImageFeatures {
+    public let grid: Tensor    // (N, 1280, g, g)
+    public let pooled: Tensor  // (N, pooledWidth)
+    public init(grid: Tensor, pooled: Tensor) { (self.grid, self.pooled) = (grid, pooled) }
+    public var count: Int { grid.shape[0] }
+}
+
 /// Photo → (feature grid, attribute logits, caption logits). nanoGPT-style: small modules, a config,
 /// `forward` returning logits and loss.
 public final class CaptionModel {
@@ -83,7 +92,7 @@ public final class CaptionModel {
         position = try (root / "decoder").parameter("pos", shape: [config.maxLength, d], initializer: .normal(std: 0.02))
         blocks = try (0 ..< config.layers).map { try DecoderBlock(root / "decoder" / "blocks" / $0, config: config) }
         finalNorm = try LayerNorm(root / "decoder" / "ln_f", shape: [d])
-        headTrunk = try Linear(root / "heads" / "trunk", inFeatures: channels, outFeatures: config.headHidden)
+        headTrunk = try Linear(root / "heads" / "trunk", inFeatures: encoder.pooledWidth, outFeatures: config.headHidden)
         headTrunkNorm = try LayerNorm(root / "heads" / "trunk_norm", shape: [config.headHidden])
         var heads: [String: Linear] = [:]
         for field in config.fields {
@@ -103,9 +112,10 @@ public final class CaptionModel {
         try store.load(prefixed, strict: false)
     }
 
-    /// Normalised images (N, 3, S, S) → feature grid (N, 1280, g, g).
-    public func encode(_ images: Tensor) throws -> Tensor {
-        try encoder.features(images)
+    /// Normalised images (N, 3, S, S) → grid (N, 1280, g, g) and pooled (N, pooledWidth) features.
+    public func encode(_ images: Tensor) throws -> ImageFeatures {
+        let (grid, pooled) = try encoder.encode(images)
+        return ImageFeatures(grid: grid, pooled: pooled)
     }
 
     /// Feature grid → decoder memory (N, g·g, d).
@@ -115,10 +125,9 @@ public final class CaptionModel {
         return try dropout(projected + gridPosition)
     }
 
-    /// Feature grid → logits per field: (N, values).
-    public func attributeLogits(_ features: Tensor) throws -> [String: Tensor] {
-        let pooled = try features.mean(dims: [2, 3])                        // (N, 1280)
-        let trunk = try dropout(headTrunkNorm(headTrunk(pooled)).gelu())   // (N, hidden)
+    /// Pooled features → logits per field: (N, values).
+    public func attributeLogits(_ features: ImageFeatures) throws -> [String: Tensor] {
+        let trunk = try dropout(headTrunkNorm(headTrunk(features.pooled)).gelu())   // (N, hidden)
         var out: [String: Tensor] = [:]
         for (name, head) in heads { out[name] = try head(trunk) }
         return out
@@ -153,8 +162,8 @@ public final class CaptionModel {
     }
 
     /// Teacher-forced forward pass with the summed caption and attribute losses.
-    public func forward(features: Tensor, targets: Targets, labelSmoothing: Double, attributeWeight: Double) throws -> Output {
-        let memory = try memory(features)
+    public func forward(features: ImageFeatures, targets: Targets, labelSmoothing: Double, attributeWeight: Double) throws -> Output {
+        let memory = try memory(features.grid)
         let n = targets.tokens.shape[1]
         let input = try targets.tokens.slice(dim: 1, 0 ..< n - 1)   // (N, T-1)
         let next = try targets.tokens.slice(dim: 1, 1 ..< n)        // (N, T-1)

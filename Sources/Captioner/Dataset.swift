@@ -87,19 +87,22 @@ extension Attributes {
 /// Stored as float16 (N·views, C, g, g); cached on disk by content so folds, sweeps and resumed runs
 /// share them.
 public final class FeatureCache {
-    public let features: Tensor   // (N·views, C, g, g) float16
+    public let grid: Tensor    // (N·views, C, g, g) float16
+    public let pooled: Tensor  // (N·views, P) float16
     public let views: Int
 
-    public init(features: Tensor, views: Int) { (self.features, self.views) = (features, views) }
+    public init(grid: Tensor, pooled: Tensor, views: Int) { (self.grid, self.pooled, self.views) = (grid, pooled, views) }
 
-    /// Features of example `i`, view `v`, as float32 (1, C, g, g).
-    func view(_ i: Int, _ v: Int) throws -> Tensor {
-        try features.slice(dim: 0, i * views + v ..< i * views + v + 1).to(.float32)
+    /// Features of example `i`, view `v`, as float32 (1, …).
+    func view(_ i: Int, _ v: Int) throws -> ImageFeatures {
+        ImageFeatures(grid: try grid.slice(dim: 0, i * views + v ..< i * views + v + 1).to(.float32),
+                      pooled: try pooled.slice(dim: 0, i * views + v ..< i * views + v + 1).to(.float32))
     }
 
-    func batch(_ picks: [(example: Int, view: Int)]) throws -> Tensor {
+    func batch(_ picks: [(example: Int, view: Int)]) throws -> ImageFeatures {
         let rows = try Tensor(picks.map { Int64($0.example * views + $0.view) }, shape: [picks.count])
-        return try features.indexSelect(dim: 0, index: rows).to(.float32)
+        return ImageFeatures(grid: try grid.indexSelect(dim: 0, index: rows).to(.float32),
+                             pooled: try pooled.indexSelect(dim: 0, index: rows).to(.float32))
     }
 
     /// Computes (or loads) the features. `augment` nil means one plain view per example.
@@ -108,20 +111,22 @@ public final class FeatureCache {
                              progress: (String, Int, Int) -> Void) throws -> FeatureCache {
         let key = cacheKey(examples: examples, views: views, augmenter: augmenter, seed: seed, config: model.config)
         let file = cacheDirectory?.appendingPathComponent("features-\(key).pt")
-        if let file, FileManager.default.fileExists(atPath: file.path),
-           let tensor = try? Checkpoint.load(from: file).first(where: { $0.name == "features" })?.tensor,
-           tensor.shape.first == examples.count * views {
-            return FeatureCache(features: tensor, views: views)
+        if let file, FileManager.default.fileExists(atPath: file.path), let saved = try? Checkpoint.load(from: file),
+           let grid = saved.first(where: { $0.name == "grid" })?.tensor, let pooled = saved.first(where: { $0.name == "pooled" })?.tensor,
+           grid.shape.first == examples.count * views, pooled.shape.first == examples.count * views {
+            return FeatureCache(grid: grid, pooled: pooled, views: views)
         }
         var rng = SplitMix64(seed: seed)
-        var chunks: [Tensor] = []
+        var chunks: [Tensor] = [], pooledChunks: [Tensor] = []
         let size = model.config.imageSize
         let total = examples.count * views
         var pending: [Tensor] = []
         func flush() throws {
             guard !pending.isEmpty else { return }
             let batch = try Tensor.stack(pending)
-            chunks.append(try withNoGrad { try model.encode(batch).to(.float16) })
+            let encoded = try withNoGrad { try model.encode(batch) }
+            chunks.append(try encoded.grid.to(.float16))
+            pooledChunks.append(try encoded.pooled.to(.float16))
             pending.removeAll()
         }
         for (i, example) in examples.enumerated() {
@@ -142,16 +147,16 @@ public final class FeatureCache {
             }
         }
         try flush()
-        let features = try Tensor.cat(chunks)
+        let grid = try Tensor.cat(chunks), pooled = try Tensor.cat(pooledChunks)
         if let file {
             try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Checkpoint.save([(name: "features", tensor: features)], to: file)
+            try Checkpoint.save([(name: "grid", tensor: grid), (name: "pooled", tensor: pooled)], to: file)
         }
-        return FeatureCache(features: features, views: views)
+        return FeatureCache(grid: grid, pooled: pooled, views: views)
     }
 
     static func cacheKey(examples: [CaptionExample], views: Int, augmenter: Augmenter?, seed: UInt64, config: CaptionerConfig) -> String {
-        var text = "v1|\(views)|\(seed)|\(config.imageSize)|\(config.encoderMode.rawValue)|"
+        var text = "v2|\(views)|\(seed)|\(config.imageSize)|\(config.encoderMode.rawValue)|"
         if let augmenter, let json = try? JSONEncoder().encode(augmenter.config) { text += String(decoding: json, as: UTF8.self) }
         for e in examples { text += "|" + e.images.map(\.hex).joined(separator: ",") }
         return String(sha256Hex(Data(text.utf8)).prefix(24))

@@ -67,11 +67,11 @@ public final class Drafter {
         return try withNoGrad { try draft(features: model.encode(input), options: options) }
     }
 
-    /// A draft from one image's feature grid (1, 1280, g, g).
-    public func draft(features: Tensor, options: DecodingOptions) throws -> Draft {
+    /// A draft from one image's features.
+    public func draft(features: ImageFeatures, options: DecodingOptions) throws -> Draft {
         try withNoGrad {
             let probabilities = try model.probabilities(model.attributeLogits(features))[0]
-            let ids = try model.search(memory: model.memory(features), options: options, banned: banned)
+            let ids = try model.search(memory: model.memory(features.grid), options: options, banned: banned)
             return compose(ids: ids, probabilities: probabilities)
         }
     }

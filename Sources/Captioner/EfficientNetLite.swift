@@ -52,10 +52,31 @@ public final class EfficientNetLite {
 
     /// (N, 3, H, W) → (N, 1280, ⌈H/32⌉, ⌈W/32⌉). Batch norm always uses the pretrained running
     /// statistics (small CPU batches would only add noise to them), also while fine-tuning.
-    public func features(_ x: Tensor) throws -> Tensor {
+    public func features(_ x: Tensor) throws -> Tensor { try encode(x).grid }
+
+    /// Width of `encode`'s pooled vector: every stage's channels plus the head's (784 + 1280 for Lite0).
+    public var pooledWidth: Int { config.stages.reduce(0) { $0 + $1[3] } + config.headChannels }
+
+    /// The head's grid and a multi-scale descriptor: the global average of every stage's output and of
+    /// the head (N, pooledWidth). Early stages keep colour and texture that the ImageNet head has learned
+    /// to ignore — and colour is how metals differ.
+    public func encode(_ x: Tensor) throws -> (grid: Tensor, pooled: Tensor) {
         var h = try frozenNorm(stemNorm, stem.sameConv(x)).relu6()  // (N, 32, H/2, W/2)
-        for block in blocks { h = try block(h) }
-        return try frozenNorm(headNorm, head(h)).relu6()  // (N, 1280, H/32, W/32)
+        var taps: [Tensor] = []
+        for (i, block) in blocks.enumerated() {
+            h = try block(h)
+            if stageEnds.contains(i) { taps.append(try h.mean(dims: [2, 3])) }  // (N, C_stage)
+        }
+        let grid = try frozenNorm(headNorm, head(h)).relu6()  // (N, 1280, H/32, W/32)
+        taps.append(try grid.mean(dims: [2, 3]))
+        return (grid, try Tensor.cat(taps, dim: 1))  // (N, pooledWidth)
+    }
+
+    /// Indices of the last block of each stage.
+    var stageEnds: Set<Int> {
+        var ends = Set<Int>(), count = 0
+        for stage in config.stages { count += stage[4]; ends.insert(count - 1) }
+        return ends
     }
 
     /// ImageNet logits (N, 1000); needs `imagenetClassifier`.

@@ -34,7 +34,7 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
 
 public enum Evaluator {
     /// Drafts every example from its features (1 view each: row i) and scores them.
-    public static func evaluate(drafter: Drafter, features: (Int) throws -> Tensor, examples: [CaptionExample],
+    public static func evaluate(drafter: Drafter, features: (Int) throws -> ImageFeatures, examples: [CaptionExample],
                                 options: DecodingOptions, progress: (Int, Int) -> Void = { _, _ in }) throws -> (EvaluationReport, [Draft]) {
         var drafts: [Draft] = []
         var probabilities: [AttributeProbabilities] = []

@@ -172,7 +172,7 @@ public final class CaptionTrainer {
             for s in 0 ..< stepsPerEpoch {
                 let indices = Array(order[s * options.batchSize ..< min((s + 1) * options.batchSize, order.count)])
                 let picks = indices.map { (example: $0, reference: Int.random(in: 0 ..< trainSet.sequences[$0].count, using: &rng)) }
-                let features: Tensor
+                let features: ImageFeatures
                 if let trainFeatures {
                     features = try trainFeatures.batch(indices.map { (example: $0, view: Int.random(in: 0 ..< options.views, using: &rng)) })
                 } else {

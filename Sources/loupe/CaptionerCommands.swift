@@ -352,6 +352,7 @@ struct EvalCommand: AsyncParsableCommand {
         @Option(help: "Beam width.") var beam = 3
         @Flag(help: "Print the report as JSON.") var json = false
         @Option(help: "Object store directory (default: LOUPE_OBJECTS or .cache/objects).") var objects: String?
+        @Option(help: "Evaluate only the first N products of the split (quick checks).") var limit: Int?
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var runtime: RuntimeOptions
 
@@ -364,9 +365,10 @@ struct EvalCommand: AsyncParsableCommand {
             let examples = try await database.configuration().withConnection(logger: logger) {
                 try await TrainingDataRepository().examples(splits: [split], on: $0, logger: logger)
             }
-            guard !examples.isEmpty else { throw ValidationError("the \(split.rawValue) split is empty") }
+            let chosen = limit.map { Array(examples.prefix($0)) } ?? examples
+            guard !chosen.isEmpty else { throw ValidationError("the \(split.rawValue) split is empty") }
             let photos = DirectoryPhotoSource(store: try DirectoryObjectStore(root: URL(fileURLWithPath: objects ?? Paths.objects)))
-            let report = try evaluate(drafter: drafter, examples: examples, photos: photos, beam: beam, progress: LineProgress())
+            let report = try evaluate(drafter: drafter, examples: chosen, photos: photos, beam: beam, progress: LineProgress())
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
