@@ -176,8 +176,10 @@ public final class CaptionModel {
         var attributeLoss = try Tensor.scalar(0)
         for field in config.fields {
             guard let logits = attributeLogits[field.name], let target = targets.attributes[field.name] else { continue }
+            // Multi-label: summed over the values (mean over the batch), so each stone's decision weighs as
+            // much as a single-label field's; the mean over 12 mostly-negative outputs learned only "none".
             let loss = field.multiple
-                ? try Functional.binaryCrossEntropyWithLogits(logits, target: target)
+                ? try Functional.binaryCrossEntropyWithLogits(logits, target: target) * Double(field.values.count)
                 : try Functional.crossEntropy(logits, target: target)
             attributeLoss = try attributeLoss + loss
         }

@@ -14,6 +14,9 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
     public var titleAccuracy = 0.0
     /// Per field: accuracy (gemstones: the predicted set equals the true set).
     public var accuracy: [String: Double] = [:]
+    /// Metal colour (yellow, white, rose, two-tone) and gemstone-set accuracy with diamond ≡ cubic
+    /// zirconia: what a photo can show.
+    public var colourAccuracy: [String: Double] = [:]
     /// Per field: macro-F1 (gemstones: micro-F1 over per-stone decisions).
     public var macroF1: [String: Double] = [:]
     /// Expected calibration error of the top confidence, per single-valued field, and their mean.
@@ -77,6 +80,14 @@ public enum Evaluator {
                     }
                 }
                 report.accuracy[field.name] = Double(exact) / Double(examples.count)
+                // The same with diamond and cubic zirconia counted as one (a photo cannot tell them apart).
+                var families = 0
+                for (p, e) in zip(probabilities, examples) {
+                    var predicted = Set(p.gemstones.filter { $0.value >= 0.5 }.map(\.key))
+                    if predicted.isEmpty { predicted = ["none"] }
+                    if Set(predicted.map(Grounding.gemstoneFamily)) == Set(e.attributes.gemstones.map(Grounding.gemstoneFamily)) { families += 1 }
+                }
+                report.colourAccuracy["gemstone"] = Double(families) / Double(examples.count)
                 report.macroF1[field.name] = Classification.binaryF1(predicted: predictedFlags, truth: trueFlags)
             } else {
                 var predicted: [Int] = [], truth: [Int] = [], confidences: [Double] = [], correct: [Bool] = []
@@ -91,6 +102,12 @@ public enum Evaluator {
                 report.accuracy[field.name] = Classification.accuracy(predicted: predicted, truth: truth)
                 report.macroF1[field.name] = Classification.macroF1(predicted: predicted, truth: truth)
                 report.ece[field.name] = Classification.expectedCalibrationError(confidences: confidences, correct: correct)
+                if field.name == "metal" {
+                    let hits = zip(probabilities, examples).filter { p, e in
+                        grounding.topMetalFamily(p)?.family == Grounding.metalFamily(e.attributes.metal)
+                    }.count
+                    report.colourAccuracy["metal"] = Double(hits) / Double(examples.count)
+                }
             }
         }
         for (draft, (p, e)) in zip(drafts, zip(probabilities, examples)) {

@@ -162,6 +162,27 @@ public struct GroundingThresholds: Codable, Sendable, Equatable {
 }
 
 extension Grounding {
+    /// Values a photo cannot tell apart, grouped by what it can show: the colour of the metal and of the
+    /// stone. White gold, sterling silver and platinum look alike under studio light, as do diamond and
+    /// cubic zirconia; the family is a safe thing to say when the exact value is not.
+    public static let metalFamilies: [String: [String]] = [
+        "yellow": ["yellow-gold", "brass"], "white": ["white-gold", "sterling-silver", "platinum"],
+        "rose": ["rose-gold", "copper"], "two-tone": ["two-tone"],
+    ]
+    public static let gemstoneFamilies: [String: [String]] = ["colourless": ["diamond", "cubic-zirconia"]]
+    static let metalFamilyWords = ["yellow": "yellow metal", "white": "white metal", "rose": "rose-toned metal", "two-tone": "two-tone metal"]
+
+    public static func metalFamily(_ slug: String) -> String? { metalFamilies.first { $0.value.contains(slug) }?.key }
+    public static func gemstoneFamily(_ slug: String) -> String { gemstoneFamilies.first { $0.value.contains(slug) }?.key ?? slug }
+
+    /// The metal family with the highest summed probability.
+    public func topMetalFamily(_ p: AttributeProbabilities) -> (family: String, confidence: Double)? {
+        guard let metals = p.single["metal"] else { return nil }
+        var sums: [String: Double] = [:]
+        for (slug, q) in metals { if let f = Self.metalFamily(slug) { sums[f, default: 0] += q } }
+        return sums.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }.map { ($0.key, $0.value) }
+    }
+
     /// Neutral words for a slot whose claim is not supported.
     static let neutral: [String: (String, String)] = [
         "<metal>": ("metal", "metal"), "<category>": ("piece", "piece"),
@@ -180,6 +201,10 @@ extension Grounding {
             case "<metal>":
                 if let (slug, confidence) = p.top("metal"), confidence >= thresholds.metal {
                     words = slug == "two-tone" ? "two-tone gold" : taxonomy.metal.label(slug) ?? slug
+                } else if let (family, confidence) = topMetalFamily(p), confidence >= thresholds.metal {
+                    // Sure of the colour, not of the metal: say what the photo shows ("white metal").
+                    words = Self.metalFamilyWords[family] ?? "metal"
+                    unsupported.insert("metal")
                 } else { words = "metal"; unsupported.insert("metal") }
             case "<category>":
                 if let (slug, confidence) = p.top("category"), confidence >= thresholds.category {
@@ -190,6 +215,9 @@ extension Grounding {
                 let n = token.hasPrefix("<gem1") ? 0 : 1
                 if n < gems.count, let label = taxonomy.gemstone.label(gems[n]) {
                     words = plural ? Self.plural(label) : label
+                } else if n == 0, p.gemstones.filter({ Self.gemstoneFamily($0.key) == "colourless" }).map(\.value).reduce(0, +) >= thresholds.gemstone {
+                    words = plural ? "clear stones" : "clear stone"
+                    unsupported.insert("gemstones")
                 } else {
                     words = plural ? "stones" : "stone"
                     unsupported.insert("gemstones")

@@ -209,9 +209,10 @@ public final class CaptionTrainer {
                 try Checkpoint.save(model.store.namedTensors, to: bestWeights)
             }
             let remaining = Double(options.epochs - state.epoch) * Date().timeIntervalSince(trainingStart) / Double(max(state.history.count, 1))
-            log(String(format: "epoch %d/%d  loss %.3f (caption %.3f, attributes %.3f)  val loss %.3f  BLEU-4 %.3f  ROUGE-L %.3f  category %.3f  metal %.3f  gemstones %.3f  %.0fs%@  ETA %@",
+            log(String(format: "epoch %d/%d  loss %.3f (caption %.3f, attributes %.3f)  val loss %.3f  BLEU-4 %.3f  ROUGE-L %.3f  category %.3f  metal %.3f (colour %.3f)  gemstones %.3f  %.0fs%@  ETA %@",
                        state.epoch, options.epochs, record.trainLoss, record.captionLoss, record.attributeLoss, validationLoss, report.bleu4, report.rougeL,
-                       report.accuracy["category"] ?? 0, report.accuracy["metal"] ?? 0, report.accuracy["gemstone"] ?? 0, record.seconds,
+                       report.accuracy["category"] ?? 0, report.accuracy["metal"] ?? 0, report.colourAccuracy["metal"] ?? 0,
+                       report.accuracy["gemstone"] ?? 0, record.seconds,
                        improved ? " *" : "", Self.duration(remaining)))
             state.rngState = rng.next()
             rng = SplitMix64(seed: state.rngState)
@@ -293,7 +294,8 @@ public final class CaptionTrainer {
         ]).write(to: runDirectory.appendingPathComponent("metrics.png"))
     }
 
-    static func timestamp() -> String {
+    /// UTC time as `yyyyMMdd-HHmmss`, for run and model names.
+    public static func timestamp() -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")

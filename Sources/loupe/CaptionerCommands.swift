@@ -88,7 +88,7 @@ struct TrainCommand: AsyncParsableCommand {
             if let pretrainedURL, !FileManager.default.fileExists(atPath: pretrainedURL.path) {
                 throw ValidationError("\(pretrainedURL.path) is missing: run scripts/fetch-models.sh")
             }
-            let runURL = URL(fileURLWithPath: run ?? ".cache/runs/captioner-\(Self.stamp())")
+            let runURL = URL(fileURLWithPath: run ?? ".cache/runs/captioner-\(CaptionTrainer.timestamp())")
             let cache = URL(fileURLWithPath: ".cache/features")
             print("training on \(train.count) products, validating on \(validation.count); run directory \(runURL.path)")
             let bar = LineProgress()
@@ -209,13 +209,6 @@ struct TrainCommand: AsyncParsableCommand {
             print(table)
         }
 
-        static func stamp() -> String {
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_US_POSIX")
-            f.timeZone = TimeZone(identifier: "UTC")
-            f.dateFormat = "yyyyMMdd-HHmmss"
-            return f.string(from: Date())
-        }
     }
 }
 

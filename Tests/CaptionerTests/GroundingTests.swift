@@ -57,6 +57,18 @@ import Testing
         #expect(grounding.fill(["<gem1s>", "sit", "here", "."], with: sure, thresholds: .init(), titleCase: false).text == "Sapphires sit here.")
     }
 
+    @Test func saysTheColourWhenOnlyTheColourIsCertain() {
+        // White gold or sterling silver, the photo cannot say which; it is surely a white metal and clear stones.
+        let p = AttributeProbabilities(single: ["metal": ["white-gold": 0.47, "sterling-silver": 0.49, "yellow-gold": 0.04],
+                                                "category": ["ring": 0.99]],
+                                       gemstones: ["diamond": 0.55, "cubic-zirconia": 0.42, "none": 0.01])
+        let filled = grounding.fill(Vocabulary.split("A <category> in <metal> with <gem1s>."), with: p, thresholds: .init(), titleCase: false)
+        #expect(filled.text == "A ring in white metal with clear stones.")
+        #expect(filled.unsupported == ["metal", "gemstones"])
+        #expect(grounding.violations(in: filled.text, probabilities: p, thresholds: .init()).isEmpty)
+        #expect(grounding.topMetalFamily(p)?.family == "white")
+    }
+
     @Test func countsViolationsAndFalseClaims() {
         let p = probabilities(metal: 0.85, category: 0.95, gems: ["sapphire": 0.95])
         let text = "An 18k gold ring in sterling silver with a sapphire and a ruby."
