@@ -53,9 +53,9 @@ class Captioner(nn.Module):
         logits = self.ln_f(x) @ self.tok.weight.t()
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), nxt.reshape(-1), ignore_index=0, label_smoothing=0.1)
         trunk = self.drop(F.gelu(self.trunk_norm(self.trunk(pooled))))
-        for name, _, multiple in FIELDS:
+        for name, k, multiple in FIELDS:
             out = self.heads[name](trunk)
-            loss = loss + (F.binary_cross_entropy_with_logits(out, attributes[name]) if multiple
+            loss = loss + (F.binary_cross_entropy_with_logits(out, attributes[name]) * k if multiple
                            else F.cross_entropy(out, attributes[name]))
         return loss
 
