@@ -34,6 +34,7 @@ class Captioner(nn.Module):
         self.adapter, self.adapter_norm = nn.Linear(channels, d), nn.LayerNorm(d)
         self.grid_pos = nn.Parameter(torch.randn(cells, d) * 0.02)
         self.tok = nn.Embedding(vocab, d)
+        nn.init.normal_(self.tok.weight, std=0.02)  # as CaptionModel (GPT-2 init, tied output)
         self.pos = nn.Parameter(torch.randn(max_len, d) * 0.02)
         self.blocks = nn.ModuleList([Block(d, heads, dropout) for _ in range(layers)])
         self.ln_f = nn.LayerNorm(d)

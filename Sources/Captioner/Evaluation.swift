@@ -25,6 +25,8 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
     public var groundingViolations = 0
     /// Claims in drafts that contradict the true label (the legal failure).
     public var falseClaims = 0
+    /// False claims by field (metal, gemstone, category, forbidden).
+    public var falseClaimsByField: [String: Int] = [:]
     /// Fields sent to review, summed over drafts.
     public var needsReview: [String: Int] = [:]
     public var secondsPerPhoto = 0.0
@@ -113,7 +115,9 @@ public enum Evaluator {
         for (draft, (p, e)) in zip(drafts, zip(probabilities, examples)) {
             let text = draft.title + " " + draft.description
             report.groundingViolations += grounding.violations(in: text, probabilities: p, thresholds: thresholds).count
-            report.falseClaims += grounding.falseClaims(in: text, truth: e.attributes).count
+            let wrong = grounding.falseClaims(in: text, truth: e.attributes)
+            report.falseClaims += wrong.count
+            for claim in wrong { report.falseClaimsByField[claim.field, default: 0] += 1 }
             for field in draft.needsReview { report.needsReview[field, default: 0] += 1 }
         }
         return report

@@ -374,7 +374,9 @@ struct EvalCommand: AsyncParsableCommand {
                     print(String(format: "%-9@ accuracy %.3f  F1 %.3f%@", field, report.accuracy[field]!, report.macroF1[field] ?? 0,
                                  report.ece[field].map { String(format: "  ECE %.3f", $0) } ?? ""))
                 }
-                print("grounding violations \(report.groundingViolations), false claims \(report.falseClaims), needs review \(report.needsReview)")
+                print(String(format: "metal colour accuracy %.3f, gemstones with diamond = cubic zirconia %.3f",
+                             report.colourAccuracy["metal"] ?? 0, report.colourAccuracy["gemstone"] ?? 0))
+                print("grounding violations \(report.groundingViolations), false claims \(report.falseClaims) \(report.falseClaimsByField), needs review \(report.needsReview)")
                 print(String(format: "%.1f ms per photo", report.secondsPerPhoto * 1000))
             }
         }
