@@ -157,7 +157,10 @@ public final class FeatureCache {
 
     static func cacheKey(examples: [CaptionExample], views: Int, augmenter: Augmenter?, seed: UInt64, config: CaptionerConfig) -> String {
         var text = "v2|\(views)|\(seed)|\(config.imageSize)|\(config.encoderMode.rawValue)|"
-        if let augmenter, let json = try? JSONEncoder().encode(augmenter.config) { text += String(decoding: json, as: UTF8.self) }
+        // Sorted keys: without them the key order, and so the cache key, changes from process to process.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        if let augmenter, let json = try? encoder.encode(augmenter.config) { text += String(decoding: json, as: UTF8.self) }
         for e in examples { text += "|" + e.images.map(\.hex).joined(separator: ",") }
         return String(sha256Hex(Data(text.utf8)).prefix(24))
     }
