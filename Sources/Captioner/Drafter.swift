@@ -69,10 +69,15 @@ public final class Drafter {
 
     /// A draft from one image's features.
     public func draft(features: ImageFeatures, options: DecodingOptions) throws -> Draft {
+        try draftAndProbabilities(features: features, options: options).draft
+    }
+
+    /// The draft and the calibrated probabilities it was grounded on (evaluation scores both).
+    func draftAndProbabilities(features: ImageFeatures, options: DecodingOptions) throws -> (draft: Draft, probabilities: AttributeProbabilities) {
         try withNoGrad {
             let probabilities = try model.probabilities(model.attributeLogits(features))[0]
             let ids = try model.search(memory: model.memory(features.grid), options: options, banned: banned)
-            return compose(ids: ids, probabilities: probabilities)
+            return (compose(ids: ids, probabilities: probabilities), probabilities)
         }
     }
 

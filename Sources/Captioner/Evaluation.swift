@@ -45,10 +45,9 @@ public enum Evaluator {
         var probabilities: [AttributeProbabilities] = []
         let start = Date()
         for i in examples.indices {
-            let f = try features(i)
-            let p = try withNoGrad { try drafter.model.probabilities(drafter.model.attributeLogits(f))[0] }
+            let (draft, p) = try drafter.draftAndProbabilities(features: features(i), options: options)
             probabilities.append(p)
-            drafts.append(try drafter.draft(features: f, options: options))
+            drafts.append(draft)
             progress(i + 1, examples.count)
         }
         var report = score(drafts: drafts, probabilities: probabilities, examples: examples, grounding: drafter.grounding,
@@ -71,24 +70,20 @@ public enum Evaluator {
         report.titleAccuracy = Double(zip(drafts, examples).filter { $0.title == $1.title }.count) / Double(examples.count)
         for field in fields {
             if field.multiple {
-                var exact = 0, predictedFlags: [Bool] = [], trueFlags: [Bool] = []
+                // Exact set match, and the same with diamond and cubic zirconia counted as one (a photo
+                // cannot tell them apart).
+                var exact = 0, families = 0, predictedFlags: [Bool] = [], trueFlags: [Bool] = []
                 for (p, e) in zip(probabilities, examples) {
                     var predicted = Set(p.gemstones.filter { $0.value >= 0.5 }.map(\.key))
                     if predicted.isEmpty { predicted = ["none"] }
                     if predicted == Set(e.attributes.gemstones) { exact += 1 }
+                    if Set(predicted.map(Grounding.gemstoneFamily)) == Set(e.attributes.gemstones.map(Grounding.gemstoneFamily)) { families += 1 }
                     for value in field.values where value != "none" {
                         predictedFlags.append(predicted.contains(value))
                         trueFlags.append(e.attributes.gemstones.contains(value))
                     }
                 }
                 report.accuracy[field.name] = Double(exact) / Double(examples.count)
-                // The same with diamond and cubic zirconia counted as one (a photo cannot tell them apart).
-                var families = 0
-                for (p, e) in zip(probabilities, examples) {
-                    var predicted = Set(p.gemstones.filter { $0.value >= 0.5 }.map(\.key))
-                    if predicted.isEmpty { predicted = ["none"] }
-                    if Set(predicted.map(Grounding.gemstoneFamily)) == Set(e.attributes.gemstones.map(Grounding.gemstoneFamily)) { families += 1 }
-                }
                 report.colourAccuracy["gemstone"] = Double(families) / Double(examples.count)
                 report.macroF1[field.name] = Classification.binaryF1(predicted: predictedFlags, truth: trueFlags)
             } else {
