@@ -133,14 +133,9 @@ public final class FeatureCache {
             for v in 0 ..< views {
                 let photo = try photos.photo(example.images[v % example.images.count]).tensor()
                 let square = try Transforms.padToSquare(photo)
-                let x: Tensor
-                if let augmenter, v > 0 || views > 1 {
-                    // View 0 stays plain when several are cached, so every example has its clean photo.
-                    x = v == 0 ? try Transforms.resize(square, height: size, width: size)
-                               : try augmenter(square, using: &rng)
-                } else {
-                    x = try Transforms.resize(square, height: size, width: size)
-                }
+                // View 0 is always the plain photo, so every example keeps its clean view.
+                let x = if let augmenter, v > 0 { try augmenter(square, using: &rng) }
+                        else { try Transforms.resize(square, height: size, width: size) }
                 pending.append(try EfficientNetLite.normalize(x))
                 if pending.count == 16 { try flush() }
                 progress(label, i * views + v + 1, total)

@@ -63,8 +63,13 @@ public final class Drafter {
     }
 
     public func describe(_ image: RGBImage, options: DecodingOptions = .init()) throws -> Draft {
+        try draft(features: features(of: image), options: options)
+    }
+
+    /// One photo through preprocessing and the encoder (no gradients).
+    public func features(of image: RGBImage) throws -> ImageFeatures {
         let input = try Self.preprocess(image, size: model.config.imageSize).unsqueeze(0)
-        return try withNoGrad { try draft(features: model.encode(input), options: options) }
+        return try withNoGrad { try model.encode(input) }
     }
 
     /// A draft from one image's features.

@@ -8,9 +8,12 @@ final class DecoderCache {
     var values: [Tensor?]
     let crossKeys: [Tensor]  // per block (1, H, M, D): the image grid, projected once
     let crossValues: [Tensor]
+    let crossQueries: [(weight: Tensor, bias: Tensor)]  // per block: the query rows of the packed projection
 
-    init(keys: [Tensor?], values: [Tensor?], crossKeys: [Tensor], crossValues: [Tensor]) {
-        (self.keys, self.values, self.crossKeys, self.crossValues) = (keys, values, crossKeys, crossValues)
+    init(blocks: Int, crossKeys: [Tensor], crossValues: [Tensor], crossQueries: [(weight: Tensor, bias: Tensor)]) {
+        keys = .init(repeating: nil, count: blocks)
+        values = .init(repeating: nil, count: blocks)
+        (self.crossKeys, self.crossValues, self.crossQueries) = (crossKeys, crossValues, crossQueries)
     }
 
     /// Keeps the rows of the beams that survive a step, in their new order.
@@ -22,22 +25,10 @@ final class DecoderCache {
 }
 
 extension MultiheadAttention {
-    /// Rows `part` (0 = query, 1 = key, 2 = value) of the packed input projection.
-    func projection(_ part: Int) throws -> (weight: Tensor, bias: Tensor) {
-        let e = embedDim
-        return (try inProjWeight.slice(dim: 0, part * e ..< (part + 1) * e), try inProjBias.slice(dim: 0, part * e ..< (part + 1) * e))
-    }
-
-    /// (B, T, E) → (B, H, T, D).
-    func heads(_ x: Tensor) throws -> Tensor {
-        try x.reshape(x.shape[0], x.shape[1], heads, embedDim / heads).transpose(1, 2)
-    }
-
-    /// Attention of queries (B, H, 1, D) over keys/values (B or 1, H, t, D) → (B, 1, E) after the output projection.
+    /// Attention of queries (B, H, 1, D) over keys/values (B or 1, H, t, D) → (B, 1, E) after the output
+    /// projection. No mask: the cache holds only positions the new token may see.
     func attend(_ q: Tensor, _ k: Tensor, _ v: Tensor) throws -> Tensor {
-        let d = embedDim / heads
-        let scores = try q.matmul(k.transpose(2, 3)) / Double(d).squareRoot()  // (B, H, 1, t)
-        let mixed = try scores.softmax(dim: 3).matmul(v)                        // (B, H, 1, D)
+        let mixed = try Functional.scaledDotProductAttention(query: q, key: k, value: v).output  // (B, H, 1, D)
         return try outProj(mixed.transpose(1, 2).reshape(q.shape[0], 1, embedDim))
     }
 }
@@ -48,15 +39,15 @@ extension DecoderBlock {
         let h1 = try norm1(x)
         let qkv = try Functional.linear(h1, weight: selfAttention.inProjWeight, bias: selfAttention.inProjBias)  // (B, 1, 3E)
         let e = selfAttention.embedDim
-        let q = try selfAttention.heads(qkv.slice(dim: 2, 0 ..< e))
-        let kNew = try selfAttention.heads(qkv.slice(dim: 2, e ..< 2 * e))
-        let vNew = try selfAttention.heads(qkv.slice(dim: 2, 2 * e ..< 3 * e))
+        let q = try selfAttention.splitHeads(qkv.slice(dim: 2, 0 ..< e))
+        let kNew = try selfAttention.splitHeads(qkv.slice(dim: 2, e ..< 2 * e))
+        let vNew = try selfAttention.splitHeads(qkv.slice(dim: 2, 2 * e ..< 3 * e))
         let k = try cache.keys[layer].map { try Tensor.cat([$0, kNew], dim: 2) } ?? kNew  // (B, H, t, D)
         let v = try cache.values[layer].map { try Tensor.cat([$0, vNew], dim: 2) } ?? vNew
         (cache.keys[layer], cache.values[layer]) = (k, v)
         var h = try x + selfAttention.attend(q, k, v)
-        let (wq, bq) = try crossAttention.projection(0)
-        let cq = try crossAttention.heads(Functional.linear(norm2(h), weight: wq, bias: bq))  // (B, H, 1, D)
+        let (wq, bq) = cache.crossQueries[layer]
+        let cq = try crossAttention.splitHeads(Functional.linear(norm2(h), weight: wq, bias: bq))  // (B, H, 1, D)
         h = try h + crossAttention.attend(cq, cache.crossKeys[layer], cache.crossValues[layer])
         return try h + proj(fc(norm3(h)).gelu())
     }
@@ -64,16 +55,16 @@ extension DecoderBlock {
     /// The image grid's keys and values for this block's cross-attention: memory (1, M, d) → (1, H, M, D).
     func crossKeysValues(_ memory: Tensor) throws -> (Tensor, Tensor) {
         let (wk, bk) = try crossAttention.projection(1), (wv, bv) = try crossAttention.projection(2)
-        return (try crossAttention.heads(Functional.linear(memory, weight: wk, bias: bk)),
-                try crossAttention.heads(Functional.linear(memory, weight: wv, bias: bv)))
+        return (try crossAttention.splitHeads(Functional.linear(memory, weight: wk, bias: bk)),
+                try crossAttention.splitHeads(Functional.linear(memory, weight: wv, bias: bv)))
     }
 }
 
 extension CaptionModel {
     func startCache(memory: Tensor) throws -> DecoderCache {
         let cross = try blocks.map { try $0.crossKeysValues(memory) }
-        return DecoderCache(keys: .init(repeating: nil, count: blocks.count), values: .init(repeating: nil, count: blocks.count),
-                            crossKeys: cross.map(\.0), crossValues: cross.map(\.1))
+        return DecoderCache(blocks: blocks.count, crossKeys: cross.map(\.0), crossValues: cross.map(\.1),
+                            crossQueries: try blocks.map { try $0.crossAttention.projection(0) })
     }
 
     /// Log-probabilities of the next token after `tokens` (B) at `position`, updating the cache: (B, V).

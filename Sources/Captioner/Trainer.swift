@@ -213,7 +213,7 @@ public final class CaptionTrainer {
                        state.epoch, options.epochs, record.trainLoss, record.captionLoss, record.attributeLoss, validationLoss, report.bleu4, report.rougeL,
                        report.accuracy["category"] ?? 0, report.accuracy["metal"] ?? 0, report.colourAccuracy["metal"] ?? 0,
                        report.accuracy["gemstone"] ?? 0, record.seconds,
-                       improved ? " *" : "", Self.duration(remaining)))
+                       improved ? " *" : "", formatDuration(remaining)))
             state.rngState = rng.next()
             rng = SplitMix64(seed: state.rngState)
             try Checkpoint.save(model.store.namedTensors, to: lastWeights)
@@ -303,10 +303,6 @@ public final class CaptionTrainer {
         return f.string(from: Date())
     }
 
-    static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
-    }
 }
 
 /// Temperature scaling (Guo et al. 2017): one temperature per attribute field, chosen on validation to

@@ -174,12 +174,11 @@ public final class MultiheadAttention {
         let tk = key.shape[1]
         precondition(e == embedDim, "query width \(e) differs from the layer's \(embedDim)")
         let d = embedDim / heads
-        func project(_ x: Tensor, _ part: Int, _ t: Int) throws -> Tensor {
-            let w = try inProjWeight.slice(dim: 0, part * e ..< (part + 1) * e)
-            let bias = try inProjBias.slice(dim: 0, part * e ..< (part + 1) * e)
-            return try Functional.linear(x, weight: w, bias: bias).reshape(b, t, heads, d).transpose(1, 2)  // (B, H, T, D)
+        func project(_ x: Tensor, _ part: Int) throws -> Tensor {
+            let (w, bias) = try projection(part)
+            return try splitHeads(Functional.linear(x, weight: w, bias: bias))  // (B, H, T, D)
         }
-        let q = try project(query, 0, tq), k = try project(key, 1, tk), v = try project(value, 2, tk)
+        let q = try project(query, 0), k = try project(key, 1), v = try project(value, 2)
         var mask: Tensor? = nil
         if let attentionMask { mask = try attentionMask.reshape(1, 1, tq, tk) }
         if let keyPaddingMask {
@@ -191,4 +190,17 @@ public final class MultiheadAttention {
         let merged = try attended.transpose(1, 2).reshape(b, tq, e)  // (B, Tq, E)
         return (try outProj(merged), try weights.mean(dims: [1]))
     }
+
+    /// Rows `part` (0 = query, 1 = key, 2 = value) of the packed input projection: weight (E, E), bias (E).
+    public func projection(_ part: Int) throws -> (weight: Tensor, bias: Tensor) {
+        precondition((0 ... 2).contains(part), "projection part is 0 (query), 1 (key) or 2 (value)")
+        let e = embedDim
+        return (try inProjWeight.slice(dim: 0, part * e ..< (part + 1) * e), try inProjBias.slice(dim: 0, part * e ..< (part + 1) * e))
+    }
+
+    /// (B, T, E) → (B, H, T, D).
+    public func splitHeads(_ x: Tensor) throws -> Tensor {
+        try x.reshape(x.shape[0], x.shape[1], heads, embedDim / heads).transpose(1, 2)
+    }
+
 }

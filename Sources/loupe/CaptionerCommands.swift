@@ -235,10 +235,8 @@ extension EncoderMode: ExpressibleByArgument {}
 
 /// Drafts for examples read from the object store, scored.
 func evaluate(drafter: Drafter, examples: [CaptionExample], photos: any PhotoSource, beam: Int, progress: LineProgress) throws -> EvaluationReport {
-    let size = drafter.model.config.imageSize
     let (report, _) = try Evaluator.evaluate(drafter: drafter, features: { i in
-        let input = try Drafter.preprocess(photos.photo(examples[i].images[0]), size: size).unsqueeze(0)
-        return try withNoGrad { try drafter.model.encode(input) }
+        try drafter.features(of: photos.photo(examples[i].images[0]))
     }, examples: examples, options: DecodingOptions(beamWidth: beam)) { progress.update("evaluating", $0, $1) }
     progress.finish()
     return report
@@ -259,7 +257,7 @@ final class LineProgress: @unchecked Sendable {
         let elapsed = Date().timeIntervalSince(start)
         let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
         let line = String(format: "\r\u{1B}[K%@ %d/%d (%.0f%%) ETA %@", label, done, total, 100 * Double(done) / Double(max(total, 1)),
-                          ProgressBar.duration(eta))
+                          formatDuration(eta))
         FileHandle.standardError.write(Data(line.utf8))
         active = true
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import Foundation
+import Torch
 
 struct FixturesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -66,14 +67,10 @@ final class ProgressBar: @unchecked Sendable {
         let width = 30, filled = total > 0 ? width * done / total : 0
         let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
         let line = String(format: "\r%@ [%@] %d/%d %5.1f%% %.2f/s ETA %@", label, bar, done, total,
-                          100 * Double(done) / Double(max(total, 1)), rate, Self.duration(eta))
+                          100 * Double(done) / Double(max(total, 1)), rate, formatDuration(eta))
         FileHandle.standardError.write(Data(line.utf8))
     }
 
     func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
 
-    static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
-    }
 }

@@ -90,10 +90,7 @@ import Torch
         #expect(draft.category.value == "bangle")
         #expect(draft.attributes.metal.value == "rose-gold")
         #expect(draft.model == result.config.version)
-        let p = try withNoGrad { () -> AttributeProbabilities in
-            let input = try Drafter.preprocess(photo, size: 64).unsqueeze(0)
-            return try drafter.model.probabilities(drafter.model.attributeLogits(drafter.model.encode(input)))[0]
-        }
+        let p = try withNoGrad { try drafter.model.probabilities(drafter.model.attributeLogits(drafter.features(of: photo)))[0] }
         #expect(drafter.grounding.violations(in: draft.title + " " + draft.description, probabilities: p, thresholds: drafter.model.config.thresholds).isEmpty)
         if draft.needsReview.contains("metal") {
             #expect(!draft.description.lowercased().contains("gold"))
