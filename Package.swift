@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 // Debian's libtorch-dev puts the C++ frontend headers under this directory.
@@ -17,6 +17,12 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.9.0" ..< "5.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        // The service (issue 5): HTTP, multipart uploads, server-rendered pages, Prometheus metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         // C API over libtorch (opaque handles; every call returns NULL or an owned error string).
@@ -60,10 +66,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The listing service: Hummingbird routes, auth, drafts and moderation, pages, metrics.
+        .target(
+            name: "Service",
+            dependencies: [
+                "Captioner", "Catalog", "Imaging", "Store", "Torch",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources")]
+        ),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Torch", "Imaging", "Catalog", "Store", "Captioner", "Scoring",
+                "Torch", "Imaging", "Catalog", "Store", "Captioner", "Scoring", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -77,7 +98,21 @@ let package = Package(
         .testTarget(name: "ScoringTests", dependencies: ["Scoring"], exclude: ["reference_metrics.py"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Torch"], exclude: ["Images"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Catalog", "Imaging", "Torch"]),
+        // A fresh PostgreSQL database per test, for every test target that needs one.
+        .target(
+            name: "LoupeTestSupport",
+            dependencies: ["Store", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Support"
+        ),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Catalog", "Imaging", "Torch", "LoupeTestSupport"]),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "Service", "Store", "Catalog", "Captioner", "Imaging", "Torch", "LoupeTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         .testTarget(name: "LoupeCLITests", dependencies: ["loupe", "Store", .product(name: "PostgresNIO", package: "postgres-nio")]),
     ],
     swiftLanguageModes: [.v6],

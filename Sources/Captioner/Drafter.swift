@@ -66,6 +66,24 @@ public final class Drafter {
         try draft(features: features(of: image), options: options)
     }
 
+    /// Several photos of one product: the attribute heads' probabilities are averaged over the photos
+    /// (more evidence for every claim); the text is decoded from the first, the primary photo.
+    public func describe(_ images: [RGBImage], options: DecodingOptions = .init()) throws -> Draft {
+        precondition(!images.isEmpty, "describe needs at least one photo")
+        if images.count == 1 { return try describe(images[0], options: options) }
+        return try withNoGrad {
+            var all: [AttributeProbabilities] = []
+            var primary: ImageFeatures?
+            for image in images {
+                let features = try features(of: image)
+                primary = primary ?? features
+                all.append(contentsOf: try model.probabilities(model.attributeLogits(features)))
+            }
+            let ids = try model.search(memory: model.memory(primary!.grid), options: options, banned: banned)
+            return compose(ids: ids, probabilities: .mean(all))
+        }
+    }
+
     /// One photo through preprocessing and the encoder (no gradients).
     public func features(of image: RGBImage) throws -> ImageFeatures {
         let input = try Self.preprocess(image, size: model.config.imageSize).unsqueeze(0)

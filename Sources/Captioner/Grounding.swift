@@ -136,6 +136,18 @@ public struct AttributeProbabilities: Sendable, Codable, Equatable {
         (self.single, self.gemstones) = (single, gemstones)
     }
 
+    /// The mean over several photos of one product (every value absent from a photo counts as 0).
+    public static func mean(_ all: [AttributeProbabilities]) -> AttributeProbabilities {
+        precondition(!all.isEmpty, "mean of no probabilities")
+        let n = Double(all.count)
+        var single: [String: [String: Double]] = [:], gems: [String: Double] = [:]
+        for p in all {
+            for (field, values) in p.single { for (value, q) in values { single[field, default: [:]][value, default: 0] += q / n } }
+            for (value, q) in p.gemstones { gems[value, default: 0] += q / n }
+        }
+        return AttributeProbabilities(single: single, gemstones: gems)
+    }
+
     public func top(_ field: String) -> (value: String, confidence: Double)? {
         single[field]?.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }.map { ($0.key, $0.value) }
     }

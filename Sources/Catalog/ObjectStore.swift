@@ -86,7 +86,12 @@ public struct DirectoryObjectStore: ObjectStore {
     public func put(_ data: Data) async throws -> ObjectKey {
         let key = ObjectKey(digestOf: data)
         let destination = url(for: key)
-        if FileManager.default.fileExists(atPath: destination.path) { return key }
+        if FileManager.default.fileExists(atPath: destination.path) {
+            // Fresh again: the orphan collector only deletes objects untouched for its grace period, so
+            // bytes that a new upload is about to reference are never collected under it.
+            try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: destination.path)
+            return key
+        }
         do {
             try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
             try AtomicFile.write(data, to: destination, temporaryDirectory: root.appendingPathComponent("tmp"))
@@ -111,5 +116,20 @@ public struct DirectoryObjectStore: ObjectStore {
         let file = url(for: key)
         guard FileManager.default.fileExists(atPath: file.path) else { return }
         try FileManager.default.removeItem(at: file)
+    }
+
+    /// Every stored object last written or re-stored before `date` (the orphan collector's candidates).
+    public func keys(modifiedBefore date: Date) throws -> [ObjectKey] {
+        let base = root.appendingPathComponent("objects")
+        guard let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: [.contentModificationDateKey, .isRegularFileKey])
+        else { return [] }
+        var out: [ObjectKey] = []
+        for case let url as URL in walker {
+            let values = try url.resourceValues(forKeys: [.contentModificationDateKey, .isRegularFileKey])
+            guard values.isRegularFile == true, let key = ObjectKey(url.lastPathComponent),
+                  let modified = values.contentModificationDate, modified < date else { continue }
+            out.append(key)
+        }
+        return out
     }
 }

@@ -73,6 +73,19 @@ public struct DatabaseConfiguration: Sendable, Equatable {
         return .init(host: host, port: port, username: user, password: password, database: database, tls: .disable)
     }
 
+    /// A connection pool for long-running processes (the service, the worker).
+    public func clientConfiguration(maximumConnections: Int = 20) -> PostgresClient.Configuration {
+        var config: PostgresClient.Configuration
+        if let socketDirectory {
+            config = .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        } else {
+            config = .init(host: host, port: port, username: user, password: password, database: database, tls: .disable)
+        }
+        config.options.maximumConnections = maximumConnections
+        config.options.connectTimeout = .seconds(5)
+        return config
+    }
+
     /// Opens one connection. The caller closes it (`try await connection.close()`).
     public func connect(logger: Logger) async throws -> PostgresConnection {
         do {

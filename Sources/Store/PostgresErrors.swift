@@ -10,3 +10,12 @@ func postgresMessage(_ error: any Error) -> String {
     if let psql = error as? PSQLError, let message = psql.serverInfo?[.message] { return message }
     return String(describing: error)
 }
+
+/// The error that made a transaction fail: postgres-nio wraps what the closure (or BEGIN / COMMIT)
+/// threw in a `PostgresTransactionError`; callers that map errors want the cause.
+public func transactionCause(_ error: any Error) -> any Error {
+    if let tx = error as? PostgresTransactionError, let cause = tx.closureError ?? tx.commitError ?? tx.beginError ?? tx.rollbackError {
+        return transactionCause(cause)
+    }
+    return error
+}

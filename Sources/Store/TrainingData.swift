@@ -15,7 +15,7 @@ public struct TrainingDataRepository: Sendable {
         var products: [Int64: Product] = [:]
         var order: [Int64] = []
         let rows = try await connection.query(
-            "SELECT id, external_id, split, title FROM products WHERE split = ANY(\(names)) ORDER BY id", logger: logger)
+            "SELECT id, external_id, split, title FROM products WHERE split = ANY(\(names)) AND source = 'catalogue' ORDER BY id", logger: logger)
         for try await (id, externalID, split, title) in rows.decode((Int64, String, String, String).self) {
             products[id] = Product(externalID: externalID, split: split, title: title)
             order.append(id)

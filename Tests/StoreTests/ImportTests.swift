@@ -1,6 +1,7 @@
 import Catalog
 import Foundation
 import Imaging
+import LoupeTestSupport
 import Testing
 import Torch
 @testable import Store

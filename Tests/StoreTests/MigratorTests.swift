@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import LoupeTestSupport
 import Testing
 @testable import Store
 

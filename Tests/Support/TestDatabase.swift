@@ -3,19 +3,21 @@ import Logging
 import PostgresNIO
 import Store
 
-let testLogger: Logger = {
+public let testLogger: Logger = {
     var logger = Logger(label: "loupe.tests")
     logger.logLevel = .warning
     return logger
 }()
 
+/// Shared by the test targets that need PostgreSQL.
+///
 /// A fresh database per test on the private cluster `make test` starts (scripts/postgres.sh), dropped
 /// afterwards. `LOUPE_TEST_DATABASE_URL` points elsewhere if needed.
-struct TestDatabase {
-    let configuration: DatabaseConfiguration
-    let admin: DatabaseConfiguration
+public struct TestDatabase: Sendable {
+    public let configuration: DatabaseConfiguration
+    public let admin: DatabaseConfiguration
 
-    static func create() async throws -> TestDatabase {
+    public static func create() async throws -> TestDatabase {
         let url = ProcessInfo.processInfo.environment["LOUPE_TEST_DATABASE_URL"] ?? "postgres://loupe@127.0.0.1:54329/loupe_test"
         let admin = try DatabaseConfiguration(url: url)
         // A generated name made only of [a-z0-9_]: safe to splice into DDL, which cannot take parameters.
@@ -26,14 +28,14 @@ struct TestDatabase {
         return TestDatabase(configuration: admin.with(database: name), admin: admin)
     }
 
-    func drop() async {
+    public func drop() async {
         _ = try? await admin.withConnection(logger: testLogger) { connection in
             try await connection.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(configuration.database) WITH (FORCE)"), logger: testLogger)
         }
     }
 
     /// Runs `body` against a fresh database, dropping it however the body ends.
-    static func with<R: Sendable>(_ body: (TestDatabase) async throws -> R) async throws -> R {
+    public static func with<R: Sendable>(_ body: (TestDatabase) async throws -> R) async throws -> R {
         let db = try await create()
         do {
             let result = try await body(db)
@@ -47,12 +49,12 @@ struct TestDatabase {
 
     /// Applies the project's own `Migrations/`; returns what it applied.
     @discardableResult
-    func migrateProject() async throws -> [Migrator.Migration] {
+    public func migrateProject() async throws -> [Migrator.Migration] {
         let migrator = try Migrator(directory: repositoryRoot.appendingPathComponent("Migrations"))
         return try await configuration.withConnection(logger: testLogger) { try await migrator.migrate(on: $0, logger: testLogger) }
     }
 
-    func scalar(_ sql: String) async throws -> Int {
+    public func scalar(_ sql: String) async throws -> Int {
         try await configuration.withConnection(logger: testLogger) { connection in
             var value = 0
             for try await v in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: testLogger).decode(Int.self) { value = v }
@@ -61,4 +63,4 @@ struct TestDatabase {
     }
 }
 
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

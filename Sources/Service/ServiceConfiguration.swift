@@ -1,0 +1,30 @@
+import Foundation
+
+/// Everything `loupe serve` can be told. Defaults here; the CLI fills values from flags and environment.
+public struct ServiceConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Apply pending migrations from this directory at start (nil: don't).
+    public var migrationsDirectory: String?
+    /// Where photos go (content-addressed).
+    public var objectsDirectory = ".cache/objects"
+    /// The model to serve when the registry has no active captioner (nil: wait for one).
+    public var fallbackModel: String?
+    /// How often to look for a newly promoted model.
+    public var modelPollInterval: Duration = .seconds(5)
+    /// Beam width for drafts.
+    public var beam = 3
+    /// Largest request body for an upload, in bytes (413 above it).
+    public var maxUploadBytes = 15 * 1024 * 1024
+    /// Most photos in one draft.
+    public var maxPhotos = 8
+    /// Largest decoded photo, in pixels (a 1000×1000 photo is 1 MP; 40 MP covers any camera).
+    public var maxPixels = 40_000_000
+    /// Objects no row refers to are deleted after this long (an upload in flight is always younger).
+    public var orphanGracePeriod: Duration = .seconds(3600)
+    public var collectorInterval: Duration = .seconds(600)
+    /// Database connections in the pool.
+    public var databaseConnections = 16
+
+    public init() {}
+}
