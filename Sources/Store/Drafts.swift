@@ -190,6 +190,8 @@ public enum DraftError: Error, CustomStringConvertible, Equatable {
     case illegalTransition(id: Int64, from: DraftStatus, action: String)
     case invalidField(DraftField, String)
     case artisanRequired
+    case cannotPublish(Int64, String)
+    case invalid(String)
 
     public var description: String {
         switch self {
@@ -197,6 +199,8 @@ public enum DraftError: Error, CustomStringConvertible, Equatable {
         case .illegalTransition(let id, let from, let action): "draft \(id) is \(from.rawValue); it cannot be \(action)"
         case .invalidField(let field, let problem): "\(field.rawValue): \(problem)"
         case .artisanRequired: "only an artisan user can create drafts and give feedback"
+        case .invalid(let problem): problem
+        case .cannotPublish(let id, let problem): "draft \(id) cannot be published: \(problem); edit it first"
         }
     }
 }
@@ -408,7 +412,7 @@ public struct DraftRepository: Sendable {
                                         gemstones: gems.isEmpty ? ["none"] : gems, style: value(.style).text ?? "", finish: value(.finish).text ?? "")
             let problems = taxonomy.validate(attributes)
             guard problems.isEmpty, !title.isEmpty, !description.isEmpty else {
-                throw DraftError.invalidField(.title, "cannot publish: " + (problems + (title.isEmpty ? ["empty title"] : []) + (description.isEmpty ? ["empty description"] : [])).joined(separator: "; "))
+                throw DraftError.cannotPublish(id, (problems + (title.isEmpty ? ["empty title"] : []) + (description.isEmpty ? ["empty description"] : [])).joined(separator: "; "))
             }
             let externalID = "listing-\(id)"
             let products = try await tx.query("""
@@ -468,7 +472,7 @@ public struct DraftRepository: Sendable {
 
     public func reject(id: Int64, reason: String, by user: User, logger: Logger) async throws {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !reason.isEmpty else { throw DraftError.invalidField(.description, "a rejection needs a reason") }
+        guard !reason.isEmpty else { throw DraftError.invalid("a rejection needs a reason") }
         try await client.withTransaction(logger: logger) { tx in
             let status = try await lock(id, scope: .everything, on: tx, logger: logger)
             guard status == .pending else { throw DraftError.illegalTransition(id: id, from: status, action: "rejected") }
@@ -489,7 +493,7 @@ public struct DraftRepository: Sendable {
     public func feedback(id: Int64, rating: Int, corrections: [DraftField: FieldValue], comment: String, by user: User,
                          logger: Logger) async throws -> (FeedbackRecord, created: Bool) {
         guard user.role == .artisan else { throw DraftError.artisanRequired }
-        guard (1 ... 5).contains(rating) else { throw DraftError.invalidField(.title, "rating must be an integer from 1 to 5") }
+        guard (1 ... 5).contains(rating) else { throw DraftError.invalid("rating must be an integer from 1 to 5") }
         for (field, value) in corrections {
             if let problem = FieldValue.problem(value, for: field, taxonomy: taxonomy) { throw DraftError.invalidField(field, problem) }
         }

@@ -77,6 +77,7 @@ struct Harness: Sendable {
 /// Builds the real application (the same `buildApplication` as `loupe serve`) over a fresh database and
 /// runs `body` with a router test client once the model is loaded. `adjust` may swap dependencies.
 func withService(
+    live: Bool = false,
     configure: (inout ServiceConfiguration) -> Void = { _ in },
     adjust: @Sendable (inout ServiceDependencies) -> Void = { _ in },
     _ body: @Sendable (any TestClientProtocol, Harness) async throws -> Void
@@ -97,13 +98,14 @@ func withService(
         config.databaseConnections = 4
         config.beam = 2
         configure(&config)
+        if live { config.port = 0 }
         var harness = Harness(db: db, objects: objects, tokens: tokens, modelID: 0)
         harness = Harness(db: db, objects: objects, tokens: tokens, modelID: try await harness.register(version: "tiny-a", activate: true))
         var dependencies = try ServiceDependencies.live(config, database: db.configuration, logger: testLogger)
         adjust(&dependencies)
         let app = try await buildApplication(config, dependencies: dependencies, logger: testLogger)
         let frozen = harness
-        try await app.test(.router) { client in
+        try await app.test(live ? .live : .router) { client in
             try await waitUntilReady(client)
             try await body(client, frozen)
         }
