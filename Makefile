@@ -45,12 +45,15 @@ $(CAPTIONER):
 
 captioner: $(CAPTIONER)
 
-# Until the service exists (issue 5), `run` prepares the data, proves the engine works on this machine
-# and drafts a listing for a sample photo with the default model.
+# The listing service on :8080 over the private PostgreSQL and the fixture catalogue, with the default
+# captioner (trained first if missing) and demo users whose tokens it prints. Ctrl-C stops it gracefully.
+LOUPE_PORT ?= 8080
+export LOUPE_PORT
 run: catalog models
 	$(LOUPE) selfcheck
 	@[ -f $(CAPTIONER) ] || $(MAKE) captioner
-	$(LOUPE) describe Fixtures/catalogue/images/fx-2026-000001.jpg Fixtures/catalogue/images/fx-2026-000004.jpg
+	@scripts/demo-users.sh $(LOUPE)
+	$(LOUPE) serve --port $(LOUPE_PORT)
 
 # The full model on the rendered catalogue (make fixtures first): evaluated on the test split, activated.
 train: release models
@@ -77,6 +80,7 @@ fixtures: migrate
 bench: release
 	benchmarks/train_step.sh
 	benchmarks/captioner_step.sh
+	benchmarks/service_load.sh
 	@[ -f $(CAPTIONER) ] && $(LOUPE) bench describe Fixtures/catalogue/images/fx-2026-00000{0,1,2,3,4}.jpg || echo "bench describe: no default model yet (make captioner)"
 
 # Regenerates the committed test images and their expected pixels with PIL.

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Load on the listing service over loopback with wrk: drafts/s and p50/p99 for uploads of a 1000×1000
+# JPEG at concurrency 1, 8 and 32, read requests/s, then a PostgreSQL restart in the middle of an
+# upload run: every request either succeeds or fails cleanly (503 JSON), and every 201 has its row.
+# Uses a separate database (loupe_bench) on the private cluster and the default captioner model.
+# Usage: benchmarks/service_load.sh [seconds per run, default 20]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-20}
+loupe=.build/release/loupe
+port=8090
+admin_url=$(scripts/postgres.sh url)
+bench_url=${admin_url%/*}/loupe_bench
+work=.cache/bench-service
+rm -rf "$work" && mkdir -p "$work"
+command -v wrk >/dev/null || { echo "wrk missing: scripts/install-deps.sh" >&2; exit 1; }
+[ -f .cache/models/captioner/default.pt ] || { echo "no default model: make captioner" >&2; exit 1; }
+
+psql "$admin_url" -qc "DROP DATABASE IF EXISTS loupe_bench WITH (FORCE)" -c "CREATE DATABASE loupe_bench" >/dev/null
+$loupe migrate --database-url "$bench_url" >/dev/null
+token=$($loupe users add bench-artisan --role artisan --quiet --database-url "$bench_url")
+/usr/bin/python3 - "$work/photo.jpg" <<'PY'
+import sys
+from PIL import Image
+Image.open("Fixtures/catalogue/images/fx-2026-000001.jpg").convert("RGB").resize((1000, 1000), Image.LANCZOS).save(sys.argv[1], quality=90)
+PY
+
+LOUPE_OBJECTS=$work/objects $loupe serve --port $port --database-url "$bench_url" --model-poll 60 > "$work/serve.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf localhost:$port/readyz >/dev/null && break; sleep 0.2; done
+curl -sf localhost:$port/readyz >/dev/null || { cat "$work/serve.log"; exit 1; }
+
+export LOUPE_BENCH_PHOTO=$work/photo.jpg LOUPE_BENCH_TOKEN=$token
+run() { wrk -t "$1" -c "$2" -d "${3}s" --timeout 10s -s benchmarks/upload.lua "http://127.0.0.1:$port" | grep '^RESULT' | sed "s/^RESULT/$4/"; }
+echo "photo: 1000x1000 JPEG ($(stat -c %s "$work/photo.jpg") bytes), $(nproc) cores, beam 3"
+run 1 1 "$seconds" "upload c=1 "
+run 2 8 "$seconds" "upload c=8 "
+run 2 32 "$seconds" "upload c=32"
+id=$(psql "$bench_url" -Atc "SELECT max(id) FROM drafts")
+LOUPE_BENCH_PATH=/v1/drafts/$id run 2 8 "$seconds" "read c=8   "
+LOUPE_BENCH_PATH=/v1/listings run 2 8 "$seconds" "listings c=8"
+
+# PostgreSQL restarts 5 s into a 20 s upload run.
+before=$(psql "$bench_url" -Atc "SELECT count(*) FROM drafts")
+(sleep 5; scripts/postgres.sh stop >/dev/null; sleep 2; scripts/postgres.sh start >/dev/null) &
+restarter=$!
+restart=$(run 2 8 20 "restart c=8")
+wait $restarter
+echo "$restart"
+after=$(psql "$bench_url" -Atc "SELECT count(*) FROM drafts")
+created=$(grep -o '201=[0-9]*' <<<"$restart" | cut -d= -f2)
+orphans=$(psql "$bench_url" -Atc "SELECT count(*) FROM drafts d WHERE NOT EXISTS (SELECT 1 FROM draft_images i WHERE i.draft_id = d.id)")
+echo "restart: 201 responses ${created:-0}, new draft rows $((after - before)), drafts without photos $orphans"
+curl -s -o /dev/null -w "after restart: readyz %{http_code}\n" localhost:$port/readyz
+[ "${created:-0}" -eq "$((after - before))" ] && [ "$orphans" -eq 0 ] || { echo "FAIL: rows and responses disagree" >&2; exit 1; }

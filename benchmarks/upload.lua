@@ -1,0 +1,36 @@
+-- wrk script: POST one JPEG as multipart/form-data to /v1/drafts with a bearer token.
+-- Env: LOUPE_BENCH_PHOTO (path), LOUPE_BENCH_TOKEN. Counts responses by status across threads.
+local boundary = "loupe-bench-boundary"
+local f = assert(io.open(os.getenv("LOUPE_BENCH_PHOTO"), "rb"))
+local photo = f:read("*all")
+f:close()
+wrk.method = "POST"
+wrk.path = os.getenv("LOUPE_BENCH_PATH") or "/v1/drafts"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("LOUPE_BENCH_TOKEN")
+if wrk.path == "/v1/drafts" then
+  wrk.headers["Content-Type"] = "multipart/form-data; boundary=" .. boundary
+  wrk.body = "--" .. boundary .. "\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"bench.jpg\"\r\n"
+    .. "Content-Type: image/jpeg\r\n\r\n" .. photo .. "\r\n--" .. boundary .. "--\r\n"
+else
+  wrk.method = "GET"
+  wrk.body = nil
+end
+
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) statuses = {} end
+function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+function done(summary, latency, requests)
+  local counts = {}
+  for _, t in ipairs(threads) do
+    local s = t:get("statuses")
+    for k, v in pairs(s) do counts[k] = (counts[k] or 0) + v end
+  end
+  local parts = {}
+  for k, v in pairs(counts) do table.insert(parts, k .. "=" .. v) end
+  table.sort(parts)
+  io.write(string.format("RESULT requests=%d seconds=%.1f rps=%.2f p50_ms=%.1f p99_ms=%.1f socket_errors=%d statuses=%s\n",
+    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, table.concat(parts, ",")))
+end

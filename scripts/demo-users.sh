@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make run`: one artisan, one moderator and one admin for trying the service, and how to use them.
+# Tokens are shown once by `loupe users add` and only their hashes are stored, so this development
+# helper keeps the demo tokens in .cache/demo-tokens (mode 600, git-ignored) to print them on every run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+loupe=${1:-.build/release/loupe}
+port=${LOUPE_PORT:-8080}
+file=.cache/demo-tokens
+mkdir -p .cache
+touch "$file" && chmod 600 "$file"
+existing=$("$loupe" users list | cut -f2)
+for spec in demo-artisan:artisan demo-moderator:moderator demo-admin:admin; do
+    name=${spec%%:*} role=${spec##*:}
+    if ! grep -qx "$name" <<<"$existing"; then
+        token=$("$loupe" users add "$name" --role "$role" --quiet)
+        grep -v "^$name=" "$file" > "$file.tmp" || true
+        echo "$name=$token" >> "$file.tmp" && mv "$file.tmp" "$file"
+    elif ! grep -q "^$name=" "$file"; then
+        echo "demo-users: $name exists but its token is not in $file (disable it: loupe users disable $name)" >&2
+    fi
+done
+echo
+echo "Loupe is starting on http://localhost:$port"
+echo "  web pages:  http://localhost:$port/  (sign in with a token below)"
+echo "  API:        http://localhost:$port/openapi.json   metrics: http://localhost:$port/metrics   ready: http://localhost:$port/readyz"
+echo "  tokens:"
+sed 's/^/    /' "$file"
+artisan=$(grep '^demo-artisan=' "$file" | cut -d= -f2 || true)
+echo "  try:        curl -H 'Authorization: Bearer $artisan' -F photo=@Fixtures/catalogue/images/fx-2026-000001.jpg http://localhost:$port/v1/drafts"
+echo
