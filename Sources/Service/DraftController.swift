@@ -38,14 +38,19 @@ struct DraftController: Sendable {
     /// is written before the photos decode and the model has answered; if the transaction fails, the
     /// stored photos are unreferenced and the object collector deletes them after its grace period.
     @Sendable func createDraft(_ request: Request, context: LoupeRequestContext) async throws -> Response {
-        let user = try context.requireArtisan()
+        let record = try await createDraft(request, user: try context.requireArtisan(), logger: context.logger)
+        return try DraftView(record).response(from: request, context: context, status: .created, location: "/v1/drafts/\(record.id)")
+    }
+
+    /// Upload → decode → model → stored draft (the API and the artisan page both come here).
+    func createDraft(_ request: Request, user: User, logger: Logger) async throws -> DraftRecord {
         let upload = try await DraftUpload.read(request, limits: limits)
         let generated = try await generator.generate(upload.photos.map(\.image))
-        let record = try await store(upload, generated: generated, user: user, logger: context.logger)
+        let record = try await store(upload, generated: generated, user: user, logger: logger)
         created.increment()
-        context.logger.info("draft created", metadata: ["draft": "\(record.id)", "photos": "\(upload.photos.count)",
-                                                        "model": "\(generated.model.version)", "inference_ms": "\(Int(generated.milliseconds))"])
-        return try DraftView(record).response(from: request, context: context, status: .created, location: "/v1/drafts/\(record.id)")
+        logger.info("draft created", metadata: ["draft": "\(record.id)", "photos": "\(upload.photos.count)",
+                                                "model": "\(generated.model.version)", "inference_ms": "\(Int(generated.milliseconds))"])
+        return record
     }
 
     func store(_ upload: DraftUpload, generated: GeneratedDraft, user: User, logger: Logger) async throws -> DraftRecord {

@@ -79,10 +79,7 @@ struct PagesController: Sendable {
     @Sendable func artisanUpload(_ request: Request, context: LoupeRequestContext) async throws -> Response {
         let user = try context.requireArtisan()
         do {
-            let upload = try await DraftUpload.read(request, limits: api.limits)
-            let generated = try await api.generator.generate(upload.photos.map(\.image))
-            let record = try await api.store(upload, generated: generated, user: user, logger: context.logger)
-            api.created.increment()
+            let record = try await api.createDraft(request, user: user, logger: context.logger)
             return Self.redirect("/artisan/drafts/\(record.id)")
         } catch let error as APIError where error.status.code < 500 {
             return try await artisanHome(context: context, error: error.message, status: error.status)

@@ -286,9 +286,7 @@ public struct DraftRepository: Sendable {
 
     enum Bind { case int(Int64), optionalInt(Int64?), optionalText(String?) }
 
-    /// Drafts matching a fixed SQL condition (written here, never from input) with bound values, plus
-    /// their images, provenance and latest edits: four queries however many drafts.
-    private func load(where condition: String, binds: [Bind], logger: Logger) async throws -> [DraftRecord] {
+    static func bindings(_ binds: [Bind]) -> PostgresBindings {
         var bindings = PostgresBindings()
         for bind in binds {
             switch bind {
@@ -297,6 +295,12 @@ public struct DraftRepository: Sendable {
             case .optionalText(let v): bindings.append(v)
             }
         }
+        return bindings
+    }
+
+    /// Drafts matching a fixed SQL condition (written here, never from input) with bound values, plus
+    /// their images, provenance and latest edits: four queries however many drafts.
+    private func load(where condition: String, binds: [Bind], logger: Logger) async throws -> [DraftRecord] {
         let sql = """
             SELECT d.id, d.user_id, d.artisan_id, a.handle, d.status, d.notes, d.model_id, d.model_version, d.generated::text,
                    d.needs_review, d.min_confidence, d.created_at, d.updated_at, u.name, d.decided_at, d.reject_reason, d.product_id, l.id
@@ -305,7 +309,7 @@ public struct DraftRepository: Sendable {
             WHERE \(condition)
             """
         var records: [DraftRecord] = []
-        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(binds)), logger: logger)
         for try await row in rows {
             let c = row.makeRandomAccess()
             records.append(DraftRecord(
@@ -532,21 +536,13 @@ public struct DraftRepository: Sendable {
     }
 
     private func listings(where condition: String, binds: [Bind], logger: Logger) async throws -> [ListingRecord] {
-        var bindings = PostgresBindings()
-        for bind in binds {
-            switch bind {
-            case .int(let v): bindings.append(v)
-            case .optionalInt(let v): bindings.append(v)
-            case .optionalText(let v): bindings.append(v)
-            }
-        }
         let sql = """
             SELECT l.id, l.draft_id, l.product_id, a.handle, l.title, l.description, l.fields::text, u.name, l.published_at
             FROM listings l JOIN artisans a ON a.id = l.artisan_id JOIN users u ON u.id = l.published_by
             WHERE \(condition)
             """
         var out: [ListingRecord] = []
-        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(binds)), logger: logger)
         for try await (id, draft, product, artisan, title, description, fields, by, at) in rows.decode((Int64, Int64, Int64, String, String, String, String, String, Date).self) {
             out.append(ListingRecord(id: id, draftID: draft, productID: product, artisan: artisan, title: title, description: description,
                                      fieldsJSON: fields, publishedBy: by, publishedAt: at))
