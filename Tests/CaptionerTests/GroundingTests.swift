@@ -86,3 +86,27 @@ import Testing
         for word in ["white", "yellow", "rose", "bright", "and"] { #expect(!grounding.claimWords.contains(word), "\(word)") }
     }
 }
+
+@Suite struct DraftCompositionTests {
+    func draft(gemstones: [String: Double]) throws -> Draft {
+        let drafter = Drafter(model: try CaptionModel(config: tinyConfig(texts: ["A yellow gold ring."])))
+        let p = AttributeProbabilities(single: ["category": ["ring": 0.95], "metal": ["yellow-gold": 0.97],
+                                                "style": ["minimalist": 0.9], "finish": ["polished": 0.9]], gemstones: gemstones)
+        return drafter.compose(ids: [], probabilities: p)
+    }
+
+    /// "No stones" and a stone above 0.5 contradict each other: the likelier side is kept and the field
+    /// goes to review, so a draft can always be published once confirmed.
+    @Test func noStonesAndAStoneAreNeverClaimedTogether() throws {
+        let noneWins = try draft(gemstones: ["none": 0.7, "ruby": 0.6, "pearl": 0.1])
+        #expect(noneWins.attributes.gemstones.map(\.value) == ["none"])
+        #expect(noneWins.needsReview.contains("gemstones"))
+        let stonesWin = try draft(gemstones: ["none": 0.55, "ruby": 0.9, "pearl": 0.8])
+        #expect(stonesWin.attributes.gemstones.map(\.value) == ["ruby", "pearl"])
+        #expect(stonesWin.needsReview.contains("gemstones"))
+        let clear = try draft(gemstones: ["none": 0.02, "ruby": 0.97, "pearl": 0.03])
+        #expect(clear.attributes.gemstones.map(\.value) == ["ruby"])
+        #expect(!clear.needsReview.contains("gemstones"))
+        #expect(clear.needsReview.isEmpty)
+    }
+}
