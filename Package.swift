@@ -113,7 +113,8 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
-        .testTarget(name: "LoupeCLITests", dependencies: ["loupe", "Store", .product(name: "PostgresNIO", package: "postgres-nio")]),
+        .testTarget(name: "LoupeCLITests", dependencies: ["loupe", "Store", "Captioner", "Torch", "LoupeTestSupport",
+                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
     ],
     swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17

@@ -1,0 +1,115 @@
+import Captioner
+import Foundation
+import LoupeTestSupport
+import Testing
+import Torch
+
+/// `loupe users add` and `loupe serve` as an operator runs them: a real process on a port, stopped with
+/// SIGTERM while an upload is still arriving.
+@Suite(.serialized) struct ServeCommandTests {
+    @Test func usersAddPrintsATokenOnceAndRefusesDuplicates() async throws {
+        try await TestDatabase.with { db in
+            try await db.migrateProject()
+            let url = Self.url(db)
+            let first = try runLoupe(["users", "add", "ada", "--role", "artisan", "--database-url", url])
+            #expect(first.status == 0)
+            #expect(first.stdout.contains("created artisan ada"))
+            let token = try #require(first.stdout.split(separator: "\n").last.map(String.init))
+            #expect(token.hasPrefix("lp_") && token.count > 40)
+            // Only the hash is stored.
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM users WHERE token_hash = encode(sha256(convert_to('\(token)', 'UTF8')), 'hex')") == 1)
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM users WHERE token_hash = '\(token)'") == 0)
+            let again = try runLoupe(["users", "add", "ada", "--role", "moderator", "--database-url", url])
+            #expect(again.status == 2)
+            #expect(again.stderr.contains("already exists"))
+            let bad = try runLoupe(["users", "add", "bad name!", "--role", "artisan", "--database-url", url])
+            #expect(bad.status == 2)
+            #expect(try runLoupe(["users", "add", "x", "--role", "owner", "--database-url", url]).status != 0)
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM users") == 1)
+        }
+    }
+
+    @Test func sigtermFinishesTheUploadInFlightThenExits() async throws {
+        try await TestDatabase.with { db in
+            let url = Self.url(db)
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-serve-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: work) }
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            // A small untrained model: the service only has to load it and answer.
+            let grounding = Grounding()
+            var config = CaptionerConfig(vocabulary: Vocabulary.build(from: ["A silver ring."].map(grounding.delexicalize)), taxonomy: .standard)
+            (config.imageSize, config.width, config.layers, config.heads, config.headHidden, config.maxLength) = (64, 32, 1, 2, 32, 16)
+            config.version = "tiny-serve"
+            let model = work.appendingPathComponent("tiny.pt")
+            try Checkpoint.save(try CaptionModel(config: config).store, config: config, to: model)
+
+            let port = 18_000 + Int.random(in: 0 ..< 2000)
+            let server = try startLoupe(["serve", "--migrate", "--migrations", root.appendingPathComponent("Migrations").path,
+                                         "--port", "\(port)", "--database-url", url, "--objects", work.appendingPathComponent("objects").path,
+                                         "--model", model.path, "--threads", "1"])
+            var ready = false
+            for _ in 0 ..< 150 where !ready {
+                try await Task.sleep(for: .milliseconds(100))
+                ready = (try? shell("curl -sf http://127.0.0.1:\(port)/readyz").status) == 0
+            }
+            #expect(ready, "the server never became ready")
+            let token = try runLoupe(["users", "add", "ada", "--role", "artisan", "--quiet", "--database-url", url]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            // The 6.7 KB photo at 3 KB/s takes over two seconds to arrive; SIGTERM comes after half a second.
+            let photo = root.appendingPathComponent("Fixtures/catalogue/images/fx-2026-000001.jpg").path
+            let upload = Process()
+            upload.executableURL = URL(fileURLWithPath: "/bin/sh")
+            upload.arguments = ["-c", "curl -s -o /dev/null -w '%{http_code}' --limit-rate 3k -H 'Authorization: Bearer \(token)' -F photo=@\(photo) http://127.0.0.1:\(port)/v1/drafts"]
+            let out = Pipe()
+            upload.standardOutput = out
+            try upload.run()
+            try await Task.sleep(for: .milliseconds(500))
+            kill(server.processIdentifier, SIGTERM)
+            let status = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            upload.waitUntilExit()
+            server.waitUntilExit()
+            #expect(status == "201", "the upload in flight at SIGTERM finished")
+            #expect(server.terminationStatus == 0)
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM drafts") == 1)
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM draft_images") == 1)
+            #expect((try? shell("curl -sf http://127.0.0.1:\(port)/healthz").status) != 0, "the server is gone")
+        }
+    }
+
+    static func url(_ db: TestDatabase) -> String {
+        let c = db.configuration
+        return "postgres://\(c.user)@\(c.host):\(c.port)/\(c.database)"
+    }
+}
+
+/// Starts the built `loupe` without waiting for it.
+func startLoupe(_ arguments: [String]) throws -> Process {
+    let directory = Bundle.main.bundleURL.pathExtension == "xctest"
+        ? Bundle.main.bundleURL.deletingLastPathComponent()
+        : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    var executable = directory.appendingPathComponent("loupe")
+    if !FileManager.default.isExecutableFile(atPath: executable.path) {
+        executable = directory.deletingLastPathComponent().appendingPathComponent("loupe")
+    }
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
+@discardableResult
+func shell(_ command: String) throws -> (status: Int32, stdout: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
