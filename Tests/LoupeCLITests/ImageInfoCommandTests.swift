@@ -1,18 +1,21 @@
 import Foundation
 import Testing
 
-/// Runs the built `loupe` executable, which SwiftPM places beside the test bundle.
-func runLoupe(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// The built `loupe` executable, which SwiftPM places beside the test bundle.
+func loupeExecutable() -> URL {
     let directory = Bundle.main.bundleURL.pathExtension == "xctest"
         ? Bundle.main.bundleURL.deletingLastPathComponent()
         : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var executable = directory.appendingPathComponent("loupe")
-    if !FileManager.default.isExecutableFile(atPath: executable.path) {
-        // swift-testing's runner may live one level deeper than the products.
-        executable = directory.deletingLastPathComponent().appendingPathComponent("loupe")
-    }
+    let executable = directory.appendingPathComponent("loupe")
+    // swift-testing's runner may live one level deeper than the products.
+    return FileManager.default.isExecutableFile(atPath: executable.path)
+        ? executable : directory.deletingLastPathComponent().appendingPathComponent("loupe")
+}
+
+/// Runs the built `loupe` to completion.
+func runLoupe(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
-    process.executableURL = executable
+    process.executableURL = loupeExecutable()
     process.arguments = arguments
     let out = Pipe(), err = Pipe()
     process.standardOutput = out

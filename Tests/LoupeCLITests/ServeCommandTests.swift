@@ -85,15 +85,8 @@ import Torch
 
 /// Starts the built `loupe` without waiting for it.
 func startLoupe(_ arguments: [String]) throws -> Process {
-    let directory = Bundle.main.bundleURL.pathExtension == "xctest"
-        ? Bundle.main.bundleURL.deletingLastPathComponent()
-        : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var executable = directory.appendingPathComponent("loupe")
-    if !FileManager.default.isExecutableFile(atPath: executable.path) {
-        executable = directory.deletingLastPathComponent().appendingPathComponent("loupe")
-    }
     let process = Process()
-    process.executableURL = executable
+    process.executableURL = loupeExecutable()
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
