@@ -20,11 +20,21 @@ func runLoupe(_ arguments: [String]) throws -> (status: Int32, stdout: String, s
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    try process.run()
+    let exited = try launch(process)
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    exited.wait()
     return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+/// Starts `process` and returns a semaphore signalled when it exits. Waiting on it instead of
+/// `waitUntilExit()` keeps Foundation's run loop off Swift concurrency's threads. One clean-clone CI
+/// run hung with every thread idle while these tests ran; the run loop is a suspect, not a proven cause.
+func launch(_ process: Process) throws -> DispatchSemaphore {
+    let exited = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in exited.signal() }
+    try process.run()
+    return exited
 }
 
 let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

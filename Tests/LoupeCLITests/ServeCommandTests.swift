@@ -63,14 +63,14 @@ import Torch
             upload.arguments = ["-c", "curl -s -o /dev/null -w '%{http_code}' --limit-rate 3k -H 'Authorization: Bearer \(token)' -F photo=@\(photo) http://127.0.0.1:\(port)/v1/drafts"]
             let out = Pipe()
             upload.standardOutput = out
-            try upload.run()
+            let uploaded = try launch(upload)
             try await Task.sleep(for: .milliseconds(500))
-            kill(server.processIdentifier, SIGTERM)
+            kill(server.process.processIdentifier, SIGTERM)
             let status = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            upload.waitUntilExit()
-            server.waitUntilExit()
+            uploaded.wait()
+            server.exited.wait()
             #expect(status == "201", "the upload in flight at SIGTERM finished")
-            #expect(server.terminationStatus == 0)
+            #expect(server.process.terminationStatus == 0)
             #expect(try await db.scalar("SELECT count(*)::bigint FROM drafts") == 1)
             #expect(try await db.scalar("SELECT count(*)::bigint FROM draft_images") == 1)
             #expect((try? shell("curl -sf http://127.0.0.1:\(port)/healthz").status) != 0, "the server is gone")
@@ -84,14 +84,13 @@ import Torch
 }
 
 /// Starts the built `loupe` without waiting for it.
-func startLoupe(_ arguments: [String]) throws -> Process {
+func startLoupe(_ arguments: [String]) throws -> (process: Process, exited: DispatchSemaphore) {
     let process = Process()
     process.executableURL = loupeExecutable()
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
-    try process.run()
-    return process
+    return (process, try launch(process))
 }
 
 @discardableResult
@@ -101,8 +100,8 @@ func shell(_ command: String) throws -> (status: Int32, stdout: String) {
     process.arguments = ["-c", command]
     let out = Pipe()
     process.standardOutput = out
-    try process.run()
+    let exited = try launch(process)
     let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    exited.wait()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
