@@ -27,6 +27,7 @@ public struct ServiceDependencies: Sendable {
 
     /// PostgreSQL pool, the object store directory, the model server with its registry watcher, the collector.
     public static func live(_ configuration: ServiceConfiguration, database: DatabaseConfiguration, logger: Logger) throws -> ServiceDependencies {
+        ServiceMetrics.bootstrap()  // the model server's inference timer is made below
         let client = PostgresClient(configuration: database.clientConfiguration(maximumConnections: configuration.databaseConnections),
                                     backgroundLogger: logger)
         let objects = try DirectoryObjectStore(root: URL(fileURLWithPath: configuration.objectsDirectory))
@@ -44,7 +45,7 @@ public struct ServiceDependencies: Sendable {
 /// The one place the service is wired: `loupe serve` and the tests both call it.
 public func buildApplication(_ configuration: ServiceConfiguration, dependencies: ServiceDependencies,
                              logger: Logger) async throws -> some ApplicationProtocol {
-    _ = ServiceMetrics.registry
+    ServiceMetrics.bootstrap()
     let router = try await buildRouter(configuration, dependencies: dependencies, logger: logger)
     var app = Application(
         router: router,

@@ -8,8 +8,11 @@ import Prometheus
 import Store
 
 /// One Prometheus registry per process: swift-metrics can be bootstrapped only once, and every app a
-/// test builds shares it.
+/// test builds shares it. A metric object (`Counter`, `Timer`) binds to the factory in place when it is
+/// made, so `bootstrap()` must run before the first one exists: before the model server and the routes.
 enum ServiceMetrics {
+    static func bootstrap() { _ = registry }
+
     static let registry: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
