@@ -286,6 +286,11 @@ public struct DraftRepository: Sendable {
 
     enum Bind { case int(Int64), optionalInt(Int64?), optionalText(String?) }
 
+    /// `load` on a connection leased from the pool for the four queries.
+    private func load(where condition: String, binds: [Bind], logger: Logger) async throws -> [DraftRecord] {
+        try await client.withConnection { try await load(where: condition, binds: binds, on: $0, logger: logger) }
+    }
+
     static func bindings(_ binds: [Bind]) -> PostgresBindings {
         var bindings = PostgresBindings()
         for bind in binds {
@@ -299,8 +304,9 @@ public struct DraftRepository: Sendable {
     }
 
     /// Drafts matching a fixed SQL condition (written here, never from input) with bound values, plus
-    /// their images, provenance and latest edits: four queries however many drafts.
-    private func load(where condition: String, binds: [Bind], logger: Logger) async throws -> [DraftRecord] {
+    /// their images, provenance and latest edits: four queries however many drafts, on `connection` (a
+    /// transaction passes its own, so approving never holds one pooled connection while waiting for another).
+    private func load(where condition: String, binds: [Bind], on connection: PostgresConnection, logger: Logger) async throws -> [DraftRecord] {
         let sql = """
             SELECT d.id, d.user_id, d.artisan_id, a.handle, d.status, d.notes, d.model_id, d.model_version, d.generated::text,
                    d.needs_review, d.min_confidence, d.created_at, d.updated_at, u.name, d.decided_at, d.reject_reason, d.product_id, l.id
@@ -309,7 +315,7 @@ public struct DraftRepository: Sendable {
             WHERE \(condition)
             """
         var records: [DraftRecord] = []
-        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(binds)), logger: logger)
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(binds)), logger: logger)
         for try await row in rows {
             let c = row.makeRandomAccess()
             records.append(DraftRecord(
@@ -324,7 +330,7 @@ public struct DraftRepository: Sendable {
         guard !records.isEmpty else { return [] }
         let ids = records.map(\.id)
         var images: [Int64: [DraftImage]] = [:]
-        let imageRows = try await client.query("""
+        let imageRows = try await connection.query("""
             SELECT draft_id, position, object_key, width, height, content_type, filename FROM draft_images
             WHERE draft_id = ANY(\(ids)) ORDER BY draft_id, position
             """, logger: logger)
@@ -333,7 +339,7 @@ public struct DraftRepository: Sendable {
             images[id, default: []].append(DraftImage(position: position, key: key, width: width, height: height, contentType: type, filename: name))
         }
         var edits: [Int64: [DraftField: FieldEdit]] = [:]
-        let editRows = try await client.query("""
+        let editRows = try await connection.query("""
             SELECT DISTINCT ON (e.draft_id, e.field) e.draft_id, e.field, e.value::text, u.name, u.role, e.created_at
             FROM draft_edits e JOIN users u ON u.id = e.editor_id
             WHERE e.draft_id = ANY(\(ids)) ORDER BY e.draft_id, e.field, e.id DESC
@@ -343,7 +349,7 @@ public struct DraftRepository: Sendable {
             edits[id, default: [:]][field] = FieldEdit(value: try FieldValue.parse(json: value), by: name, role: Role(rawValue: role) ?? .moderator, at: at)
         }
         var fields: [Int64: [DraftField: FieldRecord]] = [:]
-        let fieldRows = try await client.query("""
+        let fieldRows = try await connection.query("""
             SELECT draft_id, field, generated_value::text, generated_confidence, model_version FROM draft_fields WHERE draft_id = ANY(\(ids))
             """, logger: logger)
         for try await (id, field, value, confidence, model) in fieldRows.decode((Int64, String, String, Double?, String).self) {
@@ -408,7 +414,7 @@ public struct DraftRepository: Sendable {
         try await client.withTransaction(logger: logger) { tx in
             let status = try await lock(id, scope: .everything, on: tx, logger: logger)
             guard status == .pending else { throw DraftError.illegalTransition(id: id, from: status, action: "approved") }
-            guard let draft = try await load(where: "d.id = $1", binds: [.int(id)], logger: logger).first else { throw DraftError.notFound(id) }
+            guard let draft = try await load(where: "d.id = $1", binds: [.int(id)], on: tx, logger: logger).first else { throw DraftError.notFound(id) }
             func value(_ field: DraftField) -> FieldValue { draft.fields[field]?.value ?? .text("") }
             let title = value(.title).text ?? "", description = value(.description).text ?? ""
             let gems = value(.gemstones).list ?? []
