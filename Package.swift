@@ -98,10 +98,11 @@ let package = Package(
         .testTarget(name: "ScoringTests", dependencies: ["Scoring"], exclude: ["reference_metrics.py"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Torch"], exclude: ["Images"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
-        // A fresh PostgreSQL database per test, for every test target that needs one.
+        // Shared test helpers: a fresh PostgreSQL database per test, running programs, a tiny captioner.
         .target(
             name: "LoupeTestSupport",
-            dependencies: ["Store", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "Captioner", "Catalog", "Torch",
+                           .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
             path: "Tests/Support"
         ),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Catalog", "Imaging", "Torch", "LoupeTestSupport"]),

@@ -1,4 +1,5 @@
 import Foundation
+import LoupeTestSupport
 import Testing
 
 /// The built `loupe` executable, which SwiftPM places beside the test bundle.
@@ -14,27 +15,7 @@ func loupeExecutable() -> URL {
 
 /// Runs the built `loupe` to completion.
 func runLoupe(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = loupeExecutable()
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    let exited = try launch(process)
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    exited.wait()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-}
-
-/// Starts `process` and returns a semaphore signalled when it exits. Waiting on it instead of
-/// `waitUntilExit()` keeps Foundation's run loop off Swift concurrency's threads. One clean-clone CI
-/// run hung with every thread idle while these tests ran; the run loop is a suspect, not a proven cause.
-func launch(_ process: Process) throws -> DispatchSemaphore {
-    let exited = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in exited.signal() }
-    try process.run()
-    return exited
+    try runProcess(loupeExecutable(), arguments)
 }
 
 let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

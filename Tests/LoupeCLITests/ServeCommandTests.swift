@@ -1,8 +1,6 @@
-import Captioner
 import Foundation
 import LoupeTestSupport
 import Testing
-import Torch
 
 /// `loupe users add` and `loupe serve` as an operator runs them: a real process on a port, stopped with
 /// SIGTERM while an upload is still arriving.
@@ -36,13 +34,8 @@ import Torch
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: work) }
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            // A small untrained model: the service only has to load it and answer.
-            let grounding = Grounding()
-            var config = CaptionerConfig(vocabulary: Vocabulary.build(from: ["A silver ring."].map(grounding.delexicalize)), taxonomy: .standard)
-            (config.imageSize, config.width, config.layers, config.heads, config.headHidden, config.maxLength) = (64, 32, 1, 2, 32, 16)
-            config.version = "tiny-serve"
             let model = work.appendingPathComponent("tiny.pt")
-            try Checkpoint.save(try CaptionModel(config: config).store, config: config, to: model)
+            try writeTinyCaptioner(version: "tiny-serve", to: model)
 
             let port = 18_000 + Int.random(in: 0 ..< 2000)
             let server = try startLoupe(["serve", "--migrate", "--migrations", root.appendingPathComponent("Migrations").path,
@@ -91,17 +84,4 @@ func startLoupe(_ arguments: [String]) throws -> (process: Process, exited: Disp
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     return (process, try launch(process))
-}
-
-@discardableResult
-func shell(_ command: String) throws -> (status: Int32, stdout: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    let out = Pipe()
-    process.standardOutput = out
-    let exited = try launch(process)
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    exited.wait()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }

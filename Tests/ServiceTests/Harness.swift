@@ -14,8 +14,7 @@ import Store
 import Testing
 import Torch
 
-/// A small untrained captioner written to disk once per process: the service only needs a model that
-/// loads and answers; what it writes does not matter here. Two versions, to test switching.
+/// Tiny captioners (`writeTinyCaptioner`) written once per process; two versions test switching.
 enum TinyModels {
     static let directory: URL = {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-service-models-\(ProcessInfo.processInfo.processIdentifier)")
@@ -25,15 +24,7 @@ enum TinyModels {
 
     static func file(version: String) throws -> URL {
         let url = directory.appendingPathComponent("\(version).pt")
-        if FileManager.default.fileExists(atPath: url.path) { return url }
-        let grounding = Grounding()
-        let texts = ["A yellow gold ring with a ruby.", "A sterling silver pendant.", "Rose gold earrings set with pearls."]
-        var config = CaptionerConfig(vocabulary: Vocabulary.build(from: texts.map(grounding.delexicalize)), taxonomy: .standard)
-        (config.imageSize, config.width, config.layers, config.heads, config.headHidden, config.maxLength, config.dropout) = (64, 32, 1, 2, 32, 24, 0)
-        config.version = version
-        LibTorch.manualSeed(7)
-        let model = try CaptionModel(config: config)
-        try Checkpoint.save(model.store, config: config, to: url)
+        if !FileManager.default.fileExists(atPath: url.path) { try writeTinyCaptioner(version: version, to: url) }
         return url
     }
 }

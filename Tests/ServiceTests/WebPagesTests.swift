@@ -13,8 +13,9 @@ import Testing
             let photo = repositoryRoot.appendingPathComponent("Fixtures/catalogue/images/fx-2026-000004.jpg").path
             let script = repositoryRoot.appendingPathComponent("Tests/ServiceTests/Web/pages.py").path
             let python = repositoryRoot.appendingPathComponent(".cache/pyref/bin/python").path
-            let (status, output) = try await run(python, [script, "http://127.0.0.1:\(port)", harness.tokens["ada"]!, harness.tokens["mona"]!, photo])
-            #expect(status == 0, "\(output)")
+            let (status, output, errors) = try await runProcess(URL(fileURLWithPath: python),
+                                                           [script, "http://127.0.0.1:\(port)", harness.tokens["ada"]!, harness.tokens["mona"]!, photo])
+            #expect(status == 0, "\(output)\n\(errors)")
             let seen = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
             #expect(seen["final_status"] as? String == "approved")
             // What the browser did is in the database.
@@ -25,27 +26,6 @@ import Testing
                 WHERE u.name = 'mona' AND e.field = 'metal' AND e.value #>> '{}' = 'rose-gold'
                 """) == 1)
             #expect(try await harness.db.scalar("SELECT count(*)::bigint FROM listings WHERE description = 'A rose gold piece, made by hand.'") == 1)
-        }
-    }
-}
-
-/// Runs a program to completion off the cooperative pool; returns its status and standard output.
-func run(_ executable: String, _ arguments: [String]) async throws -> (Int32, String) {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            do {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: executable)
-                process.arguments = arguments
-                let out = Pipe()
-                process.standardOutput = out
-                try process.run()
-                let data = out.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
-            } catch {
-                continuation.resume(throwing: error)
-            }
         }
     }
 }
