@@ -108,11 +108,7 @@ struct ModelWatcher: Service {
 
     func run() async throws {
         var failed: Int64?
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            await refresh(failed: &failed)
-            // Graceful shutdown does not cancel a service: end the wait as soon as it begins.
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
-        }
+        await repeatUntilShutdown(every: interval) { await refresh(failed: &failed) }
     }
 
     func refresh(failed: inout Int64?) async {

@@ -18,14 +18,12 @@ public struct ObjectCollector: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        await repeatUntilShutdown(every: interval) {
             do {
                 _ = try await collect()
             } catch {
                 logger.warning("object collection failed", metadata: ["error": "\(String(reflecting: error))"])
             }
-            // Graceful shutdown does not cancel a service: end the wait as soon as it begins.
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
         }
     }
 
