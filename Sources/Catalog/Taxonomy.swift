@@ -80,4 +80,15 @@ public struct Attributes: Codable, Sendable, Equatable, Hashable {
     public init(category: String, metal: String, gemstones: [String], style: String, finish: String) {
         (self.category, self.metal, self.gemstones, self.style, self.finish) = (category, metal, gemstones, style, finish)
     }
+
+    /// The value of a single-valued field by name (gemstones: the first).
+    public func value(_ field: String) -> String {
+        switch field {
+        case "category": category
+        case "metal": metal
+        case "style": style
+        case "finish": finish
+        default: gemstones.first ?? "none"
+        }
+    }
 }

@@ -50,63 +50,85 @@ public struct TrainingDataRepository: Sendable {
     }
 }
 
-/// The model registry (`models`, `model_training_products`).
-public struct ModelRegistry: Sendable {
-    public struct Record: Sendable, Equatable {
-        public let id: Int64
-        public let kind: String
-        public let version: String
-        public let path: String
-        public let sha256: String
-        public let status: String
-        public let metrics: String
-        public let createdAt: Date
-    }
+/// An approved listing as the retraining loop sees it: the published (moderator-approved) text and
+/// labels, the text the model generated, which fields a moderator edited and which the artisan's
+/// feedback disputes.
+public struct ListingExample: Sendable, Equatable {
+    public let listingID: Int64
+    public let productID: Int64
+    public let split: DatasetSplit
+    public let title: String
+    /// The published description: the moderator's edit, or the generated text the moderator approved.
+    public let description: String
+    /// What the model wrote for the description.
+    public let generatedDescription: String?
+    public let attributes: Attributes
+    public let images: [ObjectKey]
+    /// Fields a moderator edited before approving.
+    public let editedFields: [String]
+    /// Attribute fields whose value the artisan's feedback says is wrong (their correction differs).
+    public let disputedFields: [String]
 
-    public init() {}
+    public var descriptionEdited: Bool { editedFields.contains("description") }
 
-    /// Records a trained model and its training snapshot (product ids per split) in one transaction.
-    /// With `activate`, it becomes the kind's active model and the previous one is retired.
-    @discardableResult
-    public func register(kind: String, version: String, path: String, sha256: String, configJSON: String, metricsJSON: String,
-                         snapshotJSON: String, products: [(id: Int64, split: String)], activate: Bool, parent: Int64? = nil,
-                         on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
-        try await connection.withTransaction(logger: logger) { tx in
-            if activate {
-                try await tx.query("UPDATE models SET status = 'retired' WHERE kind = \(kind) AND status = 'active'", logger: logger)
-            }
-            let status = activate ? "active" : "candidate"
-            let rows = try await tx.query("""
-                INSERT INTO models (kind, version, path, sha256, status, parent_id, config, metrics, snapshot, promoted_at)
-                VALUES (\(kind), \(version), \(path), \(sha256), \(status), \(parent), \(configJSON)::jsonb, \(metricsJSON)::jsonb,
-                        \(snapshotJSON)::jsonb, CASE WHEN \(activate) THEN now() END)
-                RETURNING id
-                """, logger: logger)
-            var id: Int64 = 0
-            for try await value in rows.decode(Int64.self) { id = value }
-            let ids = products.map(\.id), splits = products.map(\.split)
-            if !ids.isEmpty {
-                try await tx.query("""
-                    INSERT INTO model_training_products (model_id, product_id, split)
-                    SELECT \(id), p, s FROM unnest(\(ids)::bigint[], \(splits)::text[]) AS t(p, s)
-                    """, logger: logger)
-            }
-            return id
-        }
-    }
-
-    public func active(kind: String, on connection: PostgresConnection, logger: Logger) async throws -> Record? {
-        try await list(kind: kind, on: connection, logger: logger).first { $0.status == "active" }
-    }
-
-    public func list(kind: String, on connection: PostgresConnection, logger: Logger) async throws -> [Record] {
-        let rows = try await connection.query("""
-            SELECT id, kind, version, path, sha256, status, metrics::text, created_at FROM models WHERE kind = \(kind) ORDER BY id
-            """, logger: logger)
-        var out: [Record] = []
-        for try await (id, kind, version, path, sha, status, metrics, created) in rows.decode((Int64, String, String, String, String, String, String, Date).self) {
-            out.append(Record(id: id, kind: kind, version: version, path: path, sha256: sha, status: status, metrics: metrics, createdAt: created))
-        }
-        return out
+    public init(listingID: Int64, productID: Int64, split: DatasetSplit, title: String, description: String, generatedDescription: String?,
+                attributes: Attributes, images: [ObjectKey], editedFields: [String], disputedFields: [String]) {
+        (self.listingID, self.productID, self.split, self.title, self.description) = (listingID, productID, split, title, description)
+        (self.generatedDescription, self.attributes, self.images) = (generatedDescription, attributes, images)
+        (self.editedFields, self.disputedFields) = (editedFields, disputedFields)
     }
 }
+
+extension TrainingDataRepository {
+    /// Every approved listing with its final labels, photos, edits and the artisan's disputes.
+    public func listings(on connection: PostgresConnection, logger: Logger) async throws -> [ListingExample] {
+        struct Row { var listing: Int64; var split: String; var title: String; var description: String; var generated: String?
+                     var edited: [String]; var corrections: String?; var attributes: [(String, String)] = []; var images: [ObjectKey] = [] }
+        var rows: [Int64: Row] = [:], order: [Int64] = []
+        let listings = try await connection.query("""
+            SELECT l.id, l.product_id, p.split, l.title, l.description, df.generated_value #>> '{}',
+                   COALESCE((SELECT array_agg(DISTINCT e.field) FROM draft_edits e WHERE e.draft_id = l.draft_id), '{}'),
+                   (SELECT jsonb_object_agg(k, v)::text FROM draft_feedback f, jsonb_each_text(f.corrections) AS c(k, v) WHERE f.draft_id = l.draft_id)
+            FROM listings l JOIN products p ON p.id = l.product_id
+            LEFT JOIN draft_fields df ON df.draft_id = l.draft_id AND df.field = 'description'
+            ORDER BY l.id
+            """, logger: logger)
+        for try await (listing, product, split, title, description, generated, edited, corrections)
+            in listings.decode((Int64, Int64, String, String, String, String?, [String], String?).self) {
+            rows[product] = Row(listing: listing, split: split, title: title, description: description, generated: generated,
+                                edited: edited.sorted(), corrections: corrections)
+            order.append(product)
+        }
+        guard !order.isEmpty else { return [] }
+        let attributes = try await connection.query("""
+            SELECT product_id, field, value FROM product_attributes WHERE product_id = ANY(\(order)) ORDER BY product_id, field, value
+            """, logger: logger)
+        for try await (id, field, value) in attributes.decode((Int64, String, String).self) { rows[id]?.attributes.append((field, value)) }
+        let images = try await connection.query("""
+            SELECT product_id, object_key FROM product_images WHERE product_id = ANY(\(order)) AND source <> 'synthetic' ORDER BY product_id, position
+            """, logger: logger)
+        for try await (id, key) in images.decode((Int64, String).self) { if let key = ObjectKey(key) { rows[id]?.images.append(key) } }
+        return order.compactMap { product in
+            guard let r = rows[product], let split = DatasetSplit(rawValue: r.split), !r.images.isEmpty else { return nil }
+            func one(_ field: String) -> String { r.attributes.first { $0.0 == field }?.1 ?? "" }
+            let gems = r.attributes.filter { $0.0 == "gemstone" }.map(\.1)
+            let attributes = Attributes(category: one("category"), metal: one("metal"), gemstones: gems.isEmpty ? ["none"] : gems,
+                                        style: one("style"), finish: one("finish"))
+            var disputed: [String] = []
+            if let json = r.corrections, let corrections = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8)) {
+                for field in ["category", "metal", "style", "finish"] where corrections[field].map({ $0 != attributes.value(field) }) == true {
+                    disputed.append(field)
+                }
+                // Gemstones arrive as a JSON array rendered to text ("[\"ruby\"]").
+                if let text = corrections["gemstones"], let stones = try? JSONDecoder().decode([String].self, from: Data(text.utf8)),
+                   Set(stones.isEmpty ? ["none"] : stones) != Set(attributes.gemstones) {
+                    disputed.append("gemstones")
+                }
+            }
+            return ListingExample(listingID: r.listing, productID: product, split: split, title: r.title, description: r.description,
+                                  generatedDescription: r.generated, attributes: attributes, images: r.images, editedFields: r.edited,
+                                  disputedFields: disputed)
+        }
+    }
+}
+
