@@ -70,19 +70,6 @@ public final class CaptionDataset {
     }
 }
 
-extension Attributes {
-    /// The value of a single-valued field by name.
-    public func value(_ field: String) -> String {
-        switch field {
-        case "category": category
-        case "metal": metal
-        case "style": style
-        case "finish": finish
-        default: gemstones.first ?? "none"
-        }
-    }
-}
-
 /// Encoder features for every example: `views` augmented views each (training) or one plain view.
 /// Stored as float16 (N·views, C, g, g); cached on disk by content so folds, sweeps and resumed runs
 /// share them.

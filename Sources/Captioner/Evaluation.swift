@@ -30,6 +30,11 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
     /// Fields sent to review, summed over drafts.
     public var needsReview: [String: Int] = [:]
     public var secondsPerPhoto = 0.0
+    /// Per single-valued field and true value: the share of its examples predicted right (recall), for
+    /// the values present. Optional: reports recorded before it existed have none.
+    public var recall: [String: [String: Double]]? = nil
+
+    public init() {}
 
     public var bleu4: Double { bleu.count >= 4 ? bleu[3] : 0 }
     public var meanAccuracy: Double { accuracy.isEmpty ? 0 : accuracy.values.reduce(0, +) / Double(accuracy.count) }
@@ -99,6 +104,14 @@ public enum Evaluator {
                 report.accuracy[field.name] = Classification.accuracy(predicted: predicted, truth: truth)
                 report.macroF1[field.name] = Classification.macroF1(predicted: predicted, truth: truth)
                 report.ece[field.name] = Classification.expectedCalibrationError(confidences: confidences, correct: correct)
+                var perValue: [String: (hits: Int, count: Int)] = [:]
+                for (e, right) in zip(examples, correct) {
+                    let t = e.attributes.value(field.name)
+                    perValue[t, default: (0, 0)].count += 1
+                    if right { perValue[t, default: (0, 0)].hits += 1 }
+                }
+                report.recall = report.recall ?? [:]
+                report.recall?[field.name] = perValue.mapValues { Double($0.hits) / Double($0.count) }
                 if field.name == "metal" {
                     let hits = zip(probabilities, examples).filter { p, e in
                         grounding.topMetalFamily(p)?.family == Grounding.metalFamily(e.attributes.metal)

@@ -27,6 +27,11 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var dropout = 0.1
     public var imageSize = 224
     public var augmentation: Augmenter.Config = TrainingOptions.jewelleryAugmentation
+    /// Keep the last epoch instead of the best on validation: retraining on corrections of a systematic
+    /// error must not be steered back by a validation split that shares the error.
+    public var keepLast = false
+    /// Ends the model's version instead of the encoder mode (retraining: "job12").
+    public var versionTag: String? = nil
 
     public init() {}
 
@@ -94,15 +99,29 @@ public final class CaptionTrainer {
     let progress: (String, Int, Int) -> Void
     let grounding: Grounding
     let taxonomy: Taxonomy
+    let parent: URL?
+    let checkStop: () throws -> Void
+    /// How often each training example is seen per epoch (nil: once each).
+    let repeats: [Int]?
+    /// Lengths of consecutive runs of `train` whose features are cached separately (nil: one run), so a
+    /// retraining reuses the catalogue's cached features and encodes only the new listings.
+    let cacheSegments: [Int]?
 
+    /// With `parent` (a model file) the run fine-tunes that model: its configuration, vocabulary and
+    /// weights are the starting point and the options' architecture fields are ignored. `checkStop` is
+    /// called before every step; what it throws ends the run (the last finished epoch stays resumable).
     public init(options: TrainingOptions, train: [CaptionExample], validation: [CaptionExample], photos: any PhotoSource,
-                pretrainedEncoder: URL?, runDirectory: URL, cacheDirectory: URL?, taxonomy: Taxonomy = .standard,
-                log: @escaping (String) -> Void, progress: @escaping (String, Int, Int) -> Void) {
+                pretrainedEncoder: URL?, parent: URL? = nil, runDirectory: URL, cacheDirectory: URL?, taxonomy: Taxonomy = .standard,
+                log: @escaping (String) -> Void, progress: @escaping (String, Int, Int) -> Void, checkStop: @escaping () throws -> Void = {},
+                repeats: [Int]? = nil, cacheSegments: [Int]? = nil) {
         precondition(!train.isEmpty && !validation.isEmpty, "training needs training and validation examples")
-        precondition(options.encoderMode == .scratch || pretrainedEncoder != nil, "\(options.encoderMode) needs the pretrained encoder")
+        precondition(repeats.map { $0.count == train.count && $0.allSatisfy { $0 >= 1 } } ?? true, "one repeat count ≥ 1 per training example")
+        precondition(cacheSegments.map { $0.reduce(0, +) == train.count && $0.allSatisfy { $0 >= 0 } } ?? true, "segments cover the training set")
+        (self.repeats, self.cacheSegments) = (repeats, cacheSegments)
+        precondition(options.encoderMode == .scratch || pretrainedEncoder != nil || parent != nil, "\(options.encoderMode) needs the pretrained encoder")
         (self.options, self.train, self.validation, self.photos) = (options, train, validation, photos)
         (pretrained, self.runDirectory, self.cacheDirectory) = (pretrainedEncoder, runDirectory, cacheDirectory)
-        (self.log, self.progress, self.taxonomy) = (log, progress, taxonomy)
+        (self.log, self.progress, self.taxonomy, self.parent, self.checkStop) = (log, progress, taxonomy, parent, checkStop)
         grounding = Grounding(taxonomy: taxonomy)
     }
 
@@ -112,7 +131,12 @@ public final class CaptionTrainer {
     var optimizerURL: URL { runDirectory.appendingPathComponent("optimizer.pt") }
     public var modelURL: URL { runDirectory.appendingPathComponent("model.pt") }
 
-    func makeConfig() -> CaptionerConfig {
+    func makeConfig() throws -> CaptionerConfig {
+        if let parent {
+            var config = try Checkpoint.loadConfig(CaptionerConfig.self, for: parent)
+            config.temperatures = [:]
+            return config
+        }
         let vocabulary = Vocabulary.build(from: CaptionDataset.vocabularyTexts(train, grounding: grounding))
         var config = CaptionerConfig(vocabulary: vocabulary, taxonomy: taxonomy)
         config.encoderMode = options.encoderMode
@@ -132,33 +156,47 @@ public final class CaptionTrainer {
             state = saved
             log("resuming after epoch \(state.epoch) (best \(String(format: "%.4f", state.bestScore)) at epoch \(state.bestEpoch))")
         } else {
-            state = TrainerState(options: options, config: makeConfig(), epoch: 0, step: 0, bestScore: -.infinity, bestEpoch: 0,
+            state = TrainerState(options: options, config: try makeConfig(), epoch: 0, step: 0, bestScore: -.infinity, bestEpoch: 0,
                                  history: [], rngState: options.seed &+ 0x9E37)
         }
         let model = try CaptionModel(config: state.config)
-        if let pretrained, options.encoderMode != .scratch { try model.loadPretrainedEncoder(from: pretrained) }
-        if state.epoch > 0 { try model.store.load(Checkpoint.load(from: lastWeights)) }
-        let frozen = options.encoderMode == .frozen
+        if state.epoch > 0 {
+            try model.store.load(Checkpoint.load(from: lastWeights))
+        } else if let parent {
+            try model.store.load(Checkpoint.load(from: parent))
+            log("fine-tuning \(parent.lastPathComponent)")
+        } else if let pretrained, options.encoderMode != .scratch {
+            try model.loadPretrainedEncoder(from: pretrained)
+        }
+        let frozen = state.config.encoderMode == .frozen
         try model.store.setTrainable(!frozen, prefix: "encoder.")
         let parameters = model.store.trainableParameters
         let optimizer = try Optimizer(.adamW(weightDecay: options.weightDecay), parameters: parameters, learningRate: options.learningRate)
         if state.epoch > 0, FileManager.default.fileExists(atPath: optimizerURL.path) { try optimizer.load(from: optimizerURL) }
-        log("model: \(model.store.parameterCount) parameters, \(parameters.reduce(0) { $0 + $1.count }) trainable; vocabulary \(state.config.vocabulary.count); encoder \(options.encoderMode.rawValue)")
+        log("model: \(model.store.parameterCount) parameters, \(parameters.reduce(0) { $0 + $1.count }) trainable; vocabulary \(state.config.vocabulary.count); encoder \(state.config.encoderMode.rawValue)")
 
         let trainSet = CaptionDataset(examples: train, config: state.config, grounding: grounding)
         let validationSet = CaptionDataset(examples: validation, config: state.config, grounding: grounding)
-        let augmenter = Augmenter(config: { var c = options.augmentation; c.outputSize = options.imageSize; return c }())
+        let augmenter = Augmenter(config: { var c = options.augmentation; c.outputSize = state.config.imageSize; return c }())
         let featureStart = Date()
         var trainFeatures: FeatureCache? = nil
         if frozen {
-            trainFeatures = try FeatureCache.build(examples: train, photos: photos, model: model, views: options.views, augmenter: augmenter,
-                                                   seed: options.seed, cacheDirectory: cacheDirectory, label: "encoding train", progress: progress)
+            var parts: [FeatureCache] = [], start = 0
+            for length in (cacheSegments ?? [train.count]) where length > 0 {
+                parts.append(try FeatureCache.build(examples: Array(train[start ..< start + length]), photos: photos, model: model, views: options.views,
+                                                    augmenter: augmenter, seed: options.seed, cacheDirectory: cacheDirectory, label: "encoding train",
+                                                    progress: progress))
+                start += length
+            }
+            trainFeatures = parts.count == 1 ? parts[0] : FeatureCache(grid: try Tensor.cat(parts.map(\.grid)), pooled: try Tensor.cat(parts.map(\.pooled)),
+                                                                        views: options.views)
         }
         var validationFeatures = try validationCache(model: model)
         let featureSeconds = Date().timeIntervalSince(featureStart)
         if frozen { log(String(format: "features: %d train views, %d validation photos in %.1f s", train.count * options.views, validation.count, featureSeconds)) }
 
-        let stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
+        let epochOrder = repeats.map { r in train.indices.flatMap { Array(repeating: $0, count: r[$0]) } } ?? Array(train.indices)
+        let stepsPerEpoch = (epochOrder.count + options.batchSize - 1) / options.batchSize
         let schedule = WarmupCosine(peak: options.learningRate, warmupSteps: options.warmupSteps,
                                     totalSteps: max(stepsPerEpoch * options.epochs, options.warmupSteps + 1), floor: options.learningRate * 0.05)
         var rng = SplitMix64(seed: state.rngState)
@@ -166,10 +204,11 @@ public final class CaptionTrainer {
         while state.epoch < options.epochs {
             let epochStart = Date()
             model.store.train()
-            var order = Array(train.indices)
+            var order = epochOrder
             order.shuffle(using: &rng)
             var sums = (total: 0.0, caption: 0.0, attribute: 0.0)
             for s in 0 ..< stepsPerEpoch {
+                try checkStop()
                 let indices = Array(order[s * options.batchSize ..< min((s + 1) * options.batchSize, order.count)])
                 let picks = indices.map { (example: $0, reference: Int.random(in: 0 ..< trainSet.sequences[$0].count, using: &rng)) }
                 let features: ImageFeatures
@@ -202,7 +241,7 @@ public final class CaptionTrainer {
                                      seconds: Date().timeIntervalSince(epochStart))
             state.history.append(record)
             state.epoch += 1
-            let improved = report.selectionScore > state.bestScore
+            let improved = options.keepLast || report.selectionScore > state.bestScore
             if improved {
                 state.bestScore = report.selectionScore
                 state.bestEpoch = state.epoch
@@ -233,7 +272,7 @@ public final class CaptionTrainer {
         if !frozen { validationFeatures = try validationCache(model: model) }
         var config = state.config
         config.temperatures = try Calibration.fitTemperatures(model: model, features: validationFeatures, dataset: validationSet)
-        config.version = "captioner-" + Self.timestamp() + "-" + options.encoderMode.rawValue
+        config.version = "captioner-" + Self.timestamp() + "-" + (options.versionTag ?? config.encoderMode.rawValue)
         let calibrated = try CaptionModel(config: config)
         try calibrated.store.load(model.store.namedTensors)
         try Checkpoint.save(calibrated.store, config: config, to: modelURL)
@@ -251,7 +290,7 @@ public final class CaptionTrainer {
     func validationCache(model: CaptionModel) throws -> FeatureCache {
         // The frozen encoder's features never change, so they are cached on disk; a trained encoder's are not.
         try FeatureCache.build(examples: validation, photos: photos, model: model, views: 1, augmenter: nil, seed: 0,
-                               cacheDirectory: options.encoderMode == .frozen ? cacheDirectory : nil, label: "encoding validation",
+                               cacheDirectory: model.config.encoderMode == .frozen ? cacheDirectory : nil, label: "encoding validation",
                                progress: progress)
     }
 
