@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "Captioner", "Catalog", "Imaging", "Store", "Torch",
+                "Captioner", "Catalog", "Imaging", "Retraining", "Store", "Torch",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
@@ -81,10 +81,19 @@ let package = Package(
             ],
             resources: [.copy("Resources")]
         ),
+        // The retraining loop: the job worker and the retraining job (snapshot, fine-tune, guard, promote).
+        .target(
+            name: "Retraining",
+            dependencies: [
+                "Captioner", "Catalog", "Store", "Torch",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Torch", "Imaging", "Catalog", "Store", "Captioner", "Scoring", "Service",
+                "Torch", "Imaging", "Catalog", "Store", "Captioner", "Scoring", "Service", "Retraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -101,15 +110,17 @@ let package = Package(
         // Shared test helpers: a fresh PostgreSQL database per test, running programs, a tiny captioner.
         .target(
             name: "LoupeTestSupport",
-            dependencies: ["Store", "Captioner", "Catalog", "Torch",
+            dependencies: ["Store", "Captioner", "Catalog", "Imaging", "Torch",
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
             path: "Tests/Support"
         ),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Catalog", "Imaging", "Torch", "LoupeTestSupport"]),
+        .testTarget(name: "RetrainingTests", dependencies: ["Retraining", "Store", "Captioner", "Catalog", "Imaging", "Torch", "LoupeTestSupport",
+                                                          .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "Service", "Store", "Catalog", "Captioner", "Imaging", "Torch", "LoupeTestSupport",
+                "Service", "Store", "Catalog", "Captioner", "Imaging", "Retraining", "Torch", "LoupeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]

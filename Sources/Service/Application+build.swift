@@ -73,8 +73,11 @@ public func buildRouter(_ configuration: ServiceConfiguration, dependencies d: S
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: AuthenticationMiddleware(users: d.users))
     let limits = DraftUpload.Limits(maxBytes: configuration.maxUploadBytes, maxPhotos: configuration.maxPhotos, maxPixels: configuration.maxPixels)
-    let controller = DraftController(drafts: d.drafts, objects: d.objects, generator: d.generator, limits: limits)
+    let jobs = JobQueue(client: d.client)
+    let trigger = RetrainTrigger(queue: jobs, threshold: configuration.retrainAfter)
+    let controller = DraftController(drafts: d.drafts, objects: d.objects, generator: d.generator, limits: limits, retrainTrigger: trigger)
     controller.addRoutes(to: router)
+    AdminController(jobs: jobs, reports: FeedbackReportRepository(client: d.client)).addRoutes(to: router)
     HealthController(client: d.client, drafts: d.drafts, generator: d.generator, openAPI: try ServiceResources.openAPI(),
                      registry: ServiceMetrics.registry).addRoutes(to: router)
     try await PagesController(api: controller, users: d.users, templates: ServiceResources.templates()).addRoutes(to: router)

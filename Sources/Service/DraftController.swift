@@ -15,6 +15,8 @@ struct DraftController: Sendable {
     let objects: any ObjectStore
     let generator: any DraftGenerator
     let limits: DraftUpload.Limits
+    /// Checked after each approval and feedback: queues a retraining when enough have arrived.
+    var retrainTrigger: RetrainTrigger? = nil
     let created = Counter(label: "loupe_drafts_created_total")
 
     func addRoutes(to router: Router<LoupeRequestContext>) {
@@ -119,6 +121,7 @@ struct DraftController: Sendable {
         let id = try Self.id(context)
         let listing = try await drafts.approve(id: id, by: user, logger: context.logger)
         context.logger.info("draft approved", metadata: ["draft": "\(id)", "listing": "\(listing)"])
+        await checkRetrainTrigger(logger: context.logger)
         return DraftView(try await drafts.find(id: id, scope: .everything, logger: context.logger))
     }
 
@@ -152,7 +155,18 @@ struct DraftController: Sendable {
         let body = try await Self.json(FeedbackRequest.self, request, context: context)
         let (record, created) = try await drafts.feedback(id: id, rating: body.rating, corrections: body.corrections?.values ?? [:],
                                                           comment: body.comment ?? "", by: user, logger: context.logger)
+        await checkRetrainTrigger(logger: context.logger)
         return try FeedbackView(record).response(from: request, context: context, status: created ? .created : .ok, location: nil)
+    }
+
+    /// The approval or feedback is already committed: a failure to queue is logged, not the request's.
+    func checkRetrainTrigger(logger: Logger) async {
+        guard let retrainTrigger else { return }
+        do {
+            try await retrainTrigger.check(logger: logger)
+        } catch {
+            logger.warning("cannot check the retraining trigger", metadata: ["error": "\(String(reflecting: error))"])
+        }
     }
 
     // MARK: Listings (public: a published listing is public)

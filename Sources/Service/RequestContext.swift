@@ -30,6 +30,13 @@ public struct LoupeRequestContext: RequestContext {
         return user
     }
 
+    /// An admin, or 403.
+    public func requireAdmin() throws -> User {
+        let user = try requireUser()
+        guard user.role == .admin else { throw APIError.forbidden("only admins can do this") }
+        return user
+    }
+
     public func requireArtisan() throws -> User {
         let user = try requireUser()
         guard user.role == .artisan else { throw APIError.forbidden("only artisans can do this") }

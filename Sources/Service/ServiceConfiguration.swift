@@ -23,6 +23,9 @@ public struct ServiceConfiguration: Sendable {
     /// Objects no row refers to are deleted after this long (an upload in flight is always younger).
     public var orphanGracePeriod: Duration = .seconds(3600)
     public var collectorInterval: Duration = .seconds(600)
+    /// Queue a retraining once this many approved edits and feedback records have arrived since the
+    /// last one was queued (0: never automatically).
+    public var retrainAfter = 50
     /// Database connections in the pool.
     public var databaseConnections = 16
 

@@ -23,6 +23,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Beam width for drafts.") var beam = 3
     @Option(help: "Largest upload in MiB (LOUPE_MAX_UPLOAD_MIB, default 15).") var maxUploadMib: Int?
     @Option(help: "Most photos per draft.") var maxPhotos = 8
+    @Option(help: "Queue a retraining after this many approved edits and feedback records (LOUPE_RETRAIN_AFTER, default 50; 0: never).")
+    var retrainAfter: Int?
 
     func run() async throws {
         try runtime.apply()
@@ -42,6 +44,10 @@ struct ServeCommand: AsyncParsableCommand {
             config.maxUploadBytes = mib * 1024 * 1024
         }
         config.maxPhotos = maxPhotos
+        if let n = try retrainAfter ?? environment["LOUPE_RETRAIN_AFTER"].map({ guard let v = Int($0) else { throw ValidationError("LOUPE_RETRAIN_AFTER is not a number") }; return v }) {
+            guard n >= 0 else { throw ValidationError("--retrain-after is not negative") }
+            config.retrainAfter = n
+        }
         let logger = makeLogger("loupe.serve")
         let dependencies = try ServiceDependencies.live(config, database: try database.configuration(), logger: logger)
         let app = try await buildApplication(config, dependencies: dependencies, logger: logger)
