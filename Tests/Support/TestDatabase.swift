@@ -64,3 +64,24 @@ public struct TestDatabase: Sendable {
 }
 
 public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+extension TestDatabase {
+    /// Runs `body` with a connection pool on this database, running for as long as the body.
+    public func withClient<R: Sendable>(connections: Int = 6, _ body: @escaping @Sendable (PostgresClient) async throws -> R) async throws -> R {
+        let client = PostgresClient(configuration: configuration.clientConfiguration(maximumConnections: connections), backgroundLogger: testLogger)
+        return try await withThrowingTaskGroup(of: R?.self) { group in
+            group.addTask { await client.run(); return nil }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+
+    /// The first column of every row of `sql`, as text.
+    public func text(_ sql: String) async throws -> [String] {
+        try await configuration.withConnection(logger: testLogger) { connection in
+            var out: [String] = []
+            for try await v in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: testLogger).decode(String.self) { out.append(v) }
+            return out
+        }
+    }
+}

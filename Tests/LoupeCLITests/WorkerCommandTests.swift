@@ -1,0 +1,77 @@
+import Catalog
+import Foundation
+import LoupeTestSupport
+import PostgresNIO
+import Store
+import Testing
+
+/// `loupe retrain`, `loupe worker` and `loupe models` as an operator runs them. A worker killed with
+/// SIGKILL in the middle of a retraining leaves the active model and the registry as they were; another
+/// worker takes the job over once its lease has expired, resumes the run and finishes it.
+@Suite(.serialized) struct WorkerCommandTests {
+    @Test func killedWorkerLeavesTheActiveModelAndItsJobIsRetried() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-worker-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try await TestDatabase.with { db in
+            try await db.migrateProject()
+            let objects = dir.appendingPathComponent("objects")
+            try await SyntheticCatalogue.load(into: db, objects: objects, artisan: "ada", mislabelRoseGold: false)
+            let v1 = try await SyntheticCatalogue.trainActiveModel(db: db, objects: objects, directory: dir)
+            let sha = sha256Hex(try Data(contentsOf: v1.file))
+            let url = ServeCommandTests.url(db)
+
+            let queued = try runLoupe(["retrain", "--database-url", url, "--epochs", "40", "--views", "1", "--lr", "0.001", "--beam", "1",
+                                       "--tolerance", "1"])
+            #expect(queued.status == 0, "\(queued.stderr)")
+            #expect(queued.stdout.contains("queued retraining job"))
+            let bad = try runLoupe(["retrain", "--database-url", url, "--epochs", "0"])
+            #expect(bad.status != 0 && bad.stderr.contains("epochs must be 1–200"), "\(bad.stderr)")
+
+            let common = ["--database-url", url, "--objects", objects.path, "--models", dir.appendingPathComponent("models").path,
+                          "--runs", dir.appendingPathComponent("runs").path, "--features", dir.appendingPathComponent("features").path,
+                          "--lease", "3", "--poll", "0.2"]
+            let (worker, exited) = try startLoupe(["worker"] + common)
+            // Kill it once the run has finished an epoch (its resumable state is on disk) and is training on.
+            let state = dir.appendingPathComponent("runs/retrain-job-1/state.json")
+            var waited = 0
+            while !FileManager.default.fileExists(atPath: state.path), waited < 1200 {
+                try await Task.sleep(for: .milliseconds(100))
+                waited += 1
+            }
+            #expect(FileManager.default.fileExists(atPath: state.path), "the worker never finished an epoch")
+            kill(worker.processIdentifier, SIGKILL)
+            exited.wait()
+
+            // Nothing half-written: the same single active model, its file intact, no candidate, the job still
+            // held by the dead worker.
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM models") == 1)
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM models WHERE id = \(v1.id) AND status = 'active'") == 1)
+            #expect(sha256Hex(try Data(contentsOf: v1.file)) == sha)
+            #expect(try await db.text("SELECT status || ' ' || attempts FROM jobs") == ["running 1"])
+
+            // A second worker waits out the lease, takes the job over and resumes the run.
+            let second = try await runProcess(loupeExecutable(), ["worker", "--once"] + common)
+            #expect(second.status == 0, "\(second.stderr)")
+            #expect((second.stdout + second.stderr).contains("resuming after epoch"), "\(second.stderr.suffix(2000))")
+            #expect(try await db.text("SELECT status || ' ' || attempts FROM jobs") == ["succeeded 2"])
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM models WHERE job_id = 1") == 1)
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM models WHERE status = 'active'") == 1)
+
+            // The operator's view and controls: list, roll back, promote again.
+            let list = try runLoupe(["models", "list", "--database-url", url])
+            #expect(list.status == 0 && list.stdout.contains(v1.version), "\(list.stdout)")
+            let activeNow = try await db.scalar("SELECT id FROM models WHERE status = 'active'")
+            if Int64(activeNow) != v1.id {
+                let back = try runLoupe(["models", "rollback", "--database-url", url])
+                #expect(back.status == 0 && back.stdout.contains("to model \(v1.id)"), "\(back.stdout) \(back.stderr)")
+            }
+            let none = try runLoupe(["models", "rollback", "--database-url", url])
+            #expect(none.status == 1 && none.stderr.contains("nothing to roll back to"), "\(none.stderr)")
+            let candidate = try await db.scalar("SELECT id FROM models WHERE job_id = 1")
+            let promote = try runLoupe(["models", "promote", "\(candidate)", "--database-url", url, "--force"])
+            #expect(promote.status == 0, "\(promote.stderr)")
+            #expect(try await db.scalar("SELECT id FROM models WHERE status = 'active'") == candidate)
+        }
+    }
+}
