@@ -5,9 +5,10 @@ import PostgresNIO
 import Store
 import Testing
 
-/// `loupe retrain`, `loupe worker` and `loupe models` as an operator runs them. A worker killed with
-/// SIGKILL in the middle of a retraining leaves the active model and the registry as they were; another
-/// worker takes the job over once its lease has expired, resumes the run and finishes it.
+/// `loupe retrain`, `loupe worker` and `loupe models` as an operator runs them. A worker stopped with
+/// SIGTERM hands its job back; one killed with SIGKILL in the middle of a retraining leaves the active
+/// model and the registry as they were, and another worker takes the job over once its lease has
+/// expired, resumes the run and finishes it.
 @Suite(.serialized) struct WorkerCommandTests {
     @Test func killedWorkerLeavesTheActiveModelAndItsJobIsRetried() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-worker-\(UUID().uuidString)")
@@ -31,15 +32,32 @@ import Testing
             let common = ["--database-url", url, "--objects", objects.path, "--models", dir.appendingPathComponent("models").path,
                           "--runs", dir.appendingPathComponent("runs").path, "--features", dir.appendingPathComponent("features").path,
                           "--lease", "3", "--poll", "0.2"]
-            let (worker, exited) = try startLoupe(["worker"] + common)
-            // Kill it once the run has finished an epoch (its resumable state is on disk) and is training on.
             let state = dir.appendingPathComponent("runs/retrain-job-1/state.json")
-            var waited = 0
-            while !FileManager.default.fileExists(atPath: state.path), waited < 1200 {
-                try await Task.sleep(for: .milliseconds(100))
-                waited += 1
+            func epochsDone() -> Int {
+                guard let data = try? Data(contentsOf: state), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return 0 }
+                return object["epoch"] as? Int ?? 0
             }
-            #expect(FileManager.default.fileExists(atPath: state.path), "the worker never finished an epoch")
+            func waitForEpoch(after done: Int) async throws {
+                var waited = 0
+                while epochsDone() <= done, waited < 1200 {
+                    try await Task.sleep(for: .milliseconds(100))
+                    waited += 1
+                }
+                #expect(epochsDone() > done, "the worker never finished an epoch")
+            }
+
+            // SIGTERM mid-training: the worker hands the job back (the attempt not spent) and exits 0.
+            let (polite, politeExited) = try startLoupe(["worker"] + common)
+            try await waitForEpoch(after: 0)
+            kill(polite.processIdentifier, SIGTERM)
+            politeExited.wait()
+            #expect(polite.terminationStatus == 0)
+            #expect(try await db.text("SELECT status || ' ' || attempts FROM jobs") == ["queued 0"])
+
+            // SIGKILL once it has resumed and finished another epoch.
+            let resumedAt = epochsDone()
+            let (worker, exited) = try startLoupe(["worker"] + common)
+            try await waitForEpoch(after: resumedAt)
             kill(worker.processIdentifier, SIGKILL)
             exited.wait()
 

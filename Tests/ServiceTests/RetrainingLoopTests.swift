@@ -173,3 +173,32 @@ import Testing
         }
     }
 }
+
+/// The automatic trigger: after N approved edits and feedback records since the last retraining was
+/// queued, the service queues one (once: later signals join the open job).
+@Suite struct RetrainTriggerTests {
+    @Test func queuesARetrainingAfterNSignals() async throws {
+        try await withService(configure: { $0.retrainAfter = 3 }) { client, h in
+            func post(_ uri: String, _ user: String, _ body: [String: Any]) async throws -> TestResponse {
+                try await client.execute(uri: uri, method: .post, headers: headers(jsonHeaders, h.bearer(user)),
+                                         body: ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
+            }
+            let a = try await upload(client, h), b = try await upload(client, h, photo: 2)
+            let (ida, idb) = (a["id"] as! Int, b["id"] as! Int)
+            #expect(try await post("/v1/drafts/\(ida)/edit", "mona", ["metal": "rose-gold"]).status == .ok)
+            #expect(try await post("/v1/drafts/\(ida)/approve", "mona", [:]).status == .ok)
+            #expect(try await post("/v1/drafts/\(idb)/approve", "mona", [:]).status == .ok)
+            // One approved edit so far: not yet.
+            #expect(try await h.count("jobs") == 0)
+            #expect(try await post("/v1/drafts/\(ida)/feedback", "ada", ["rating": 4]).status == .created)
+            #expect(try await h.count("jobs") == 0)
+            #expect(try await post("/v1/drafts/\(idb)/feedback", "ada", ["rating": 2, "corrections": ["metal": "sterling-silver"]]).status == .created)
+            #expect(try await h.count("jobs") == 1)
+            let reason = try await h.db.text("SELECT payload->>'reason' FROM jobs")
+            #expect(reason.first?.hasPrefix("automatic: 3 new approved edits and feedback records") == true, "\(reason)")
+            // More feedback joins the open job instead of queuing another.
+            #expect(try await post("/v1/drafts/\(idb)/feedback", "ada", ["rating": 3]).status == .ok)
+            #expect(try await h.count("jobs") == 1)
+        }
+    }
+}
