@@ -53,7 +53,11 @@ run: catalog models
 	$(LOUPE) selfcheck
 	@[ -f $(CAPTIONER) ] || $(MAKE) captioner
 	@scripts/demo-users.sh $(LOUPE)
-	$(LOUPE) serve --port $(LOUPE_PORT)
+	@# A retraining worker beside the service (stopped with it): POST /v1/admin/retrain or `loupe retrain`.
+	$(LOUPE) worker > .cache/worker.log 2>&1 & worker=$$!; \
+	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	  echo "retraining worker running (log: .cache/worker.log)"; \
+	  $(LOUPE) serve --port $(LOUPE_PORT)
 
 # The full model on the rendered catalogue (make fixtures first): evaluated on the test split, activated.
 train: release models

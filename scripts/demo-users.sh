@@ -27,5 +27,8 @@ echo "  API:        http://localhost:$port/openapi.json   metrics: http://localh
 echo "  tokens:"
 sed 's/^/    /' "$file"
 artisan=$(grep '^demo-artisan=' "$file" | cut -d= -f2 || true)
+admin=$(grep '^demo-admin=' "$file" | cut -d= -f2 || true)
 echo "  try:        curl -H 'Authorization: Bearer $artisan' -F photo=@Fixtures/catalogue/images/fx-2026-000001.jpg http://localhost:$port/v1/drafts"
+echo "  retrain:    curl -X POST -H 'Authorization: Bearer $admin' http://localhost:$port/v1/admin/retrain   (the worker runs it)"
+echo "  report:     curl -H 'Authorization: Bearer $admin' http://localhost:$port/v1/admin/feedback-report"
 echo

@@ -4,14 +4,15 @@ import Foundation
 /// must not be worse than the active model by more than `tolerance` on BLEU-4, ROUGE-L or any
 /// attribute's accuracy, and must not make more grounding violations (or false claims) than allowed.
 public struct PromotionGuard: Codable, Sendable, Equatable {
-    /// Largest allowed drop of BLEU-4, ROUGE-L and each attribute accuracy (absolute, 0–1).
-    public var tolerance = 0.01
+    /// Largest allowed drop of BLEU-4, ROUGE-L and each attribute accuracy (absolute, 0–1). The default,
+    /// 0.02, is about 1.6 of the fixture test split's 82 products: one flipped product is noise, not a regression.
+    public var tolerance = 0.02
     /// Extra grounding violations allowed over the active model's count.
     public var violationTolerance = 0
     /// Extra false claims (claims contradicting the true label) allowed over the active model's count.
     public var falseClaimTolerance = 0
 
-    public init(tolerance: Double = 0.01, violationTolerance: Int = 0, falseClaimTolerance: Int = 0) {
+    public init(tolerance: Double = 0.02, violationTolerance: Int = 0, falseClaimTolerance: Int = 0) {
         precondition(tolerance >= 0 && violationTolerance >= 0 && falseClaimTolerance >= 0, "tolerances are not negative")
         (self.tolerance, self.violationTolerance, self.falseClaimTolerance) = (tolerance, violationTolerance, falseClaimTolerance)
     }

@@ -49,7 +49,7 @@ public struct RetrainRequest: Codable, Sendable, Equatable {
     public static let standard: RetrainRequest = {
         var r = RetrainRequest()
         (r.reason, r.epochs, r.learningRate, r.views, r.listingWeight, r.tolerance, r.beam, r.seed) =
-            ("requested", 8, 3e-4, 4, 3, 0.01, 3, 0)
+            ("requested", 8, 3e-4, 4, 3, 0.02, 3, 0)
         return r
     }()
 
@@ -253,7 +253,7 @@ public struct RetrainJob: JobHandler {
             try context.checkStop()
             return (c, try evaluate(current, "evaluating active model"))
         }
-        let guardSettings = PromotionGuard(tolerance: request.tolerance ?? 0.01)
+        let guardSettings = PromotionGuard(tolerance: request.tolerance ?? 0.02)
         let verdict = guardSettings.judge(candidate: candidateReport, active: activeReport)
 
         // The model file under its version's name (temporary file + rename), then the candidate row.

@@ -25,7 +25,7 @@ struct RetrainOptions: ParsableArguments {
     @Option(name: .customLong("lr"), help: "Peak learning rate (default 3e-4).") var learningRate: Double?
     @Option(help: "Cached augmented views per training photo (default 4).") var views: Int?
     @Option(help: "Times each approved listing is repeated in the training set (default 3).") var listingWeight: Int?
-    @Option(help: "Largest allowed drop of any held-out figure for promotion (default 0.01).") var tolerance: Double?
+    @Option(help: "Largest allowed drop of any held-out figure for promotion (default 0.02).") var tolerance: Double?
     @Option(help: "Use at most N catalogue training products (quick runs).") var catalogueLimit: Int?
     @Option(help: "Evaluate on the first N held-out products only (quick runs).") var evaluationLimit: Int?
     @Option(help: "Beam width of the held-out evaluation (default 3).") var beam: Int?
