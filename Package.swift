@@ -48,7 +48,7 @@ let package = Package(
             dependencies: ["CJPEG", "CPNG"],
             cSettings: [.unsafeFlags(["-O2"])],
             // A C target does not autolink its system-library dependencies' module maps.
-            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]
         ),
         .target(name: "Imaging", dependencies: ["Torch", "CImaging"]),
         // Taxonomy, object store, fixture generator and the catalogue's file layout.
@@ -81,6 +81,8 @@ let package = Package(
             ],
             resources: [.copy("Resources")]
         ),
+        // Synthetic product images: DCGAN, its trainer, Fashion-MNIST.
+        .target(name: "Synthesis", dependencies: ["Torch", "Imaging"]),
         // The retraining loop: the job worker and the retraining job (snapshot, fine-tune, guard, promote).
         .target(
             name: "Retraining",
@@ -93,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Torch", "Imaging", "Catalog", "Store", "Captioner", "Scoring", "Service", "Retraining",
+                "Torch", "Imaging", "Catalog", "Store", "Captioner", "Scoring", "Service", "Retraining", "Synthesis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -107,6 +109,7 @@ let package = Package(
         .testTarget(name: "ScoringTests", dependencies: ["Scoring"], exclude: ["reference_metrics.py"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Torch"], exclude: ["Images"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Torch", "Imaging"]),
         // Shared test helpers: a fresh PostgreSQL database per test, running programs, a tiny captioner.
         .target(
             name: "LoupeTestSupport",

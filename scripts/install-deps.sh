@@ -18,6 +18,8 @@ packages=(
     chromium          # headless browser that drives the web pages in Tests/Web
     chromium-driver   # WebDriver for it (selenium, installed into .cache/pyref)
     wrk               # HTTP load generator for benchmarks/service_load.sh
+    zlib1g-dev        # gzip for the Fashion-MNIST IDX files (already pulled in by libpng-dev)
+    dataset-fashion-mnist  # Fashion-MNIST IDX files for the DCGAN (issue 7)
 )
 
 missing=()

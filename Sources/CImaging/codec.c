@@ -8,6 +8,7 @@
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 void li_free(void *pointer) { free(pointer); }
 
@@ -459,5 +460,57 @@ li_status li_encode_jpeg(const uint8_t *pixels, uint32_t width, uint32_t height,
     jpeg_destroy_compress(&cinfo);
     *out = mem;
     *out_size = size;
+    return LI_OK;
+}
+
+li_status li_gunzip(const uint8_t *data, size_t size, size_t max_size, uint8_t **out, size_t *out_size,
+                    char *message, size_t message_size) {
+    *out = NULL;
+    *out_size = 0;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    // 15 + 32: a zlib or gzip header, detected automatically.
+    if (inflateInit2(&z, 15 + 32) != Z_OK) {
+        snprintf(message, message_size, "cannot initialise zlib");
+        return LI_NO_MEMORY;
+    }
+    size_t capacity = size * 4 + 1024, used = 0;
+    if (capacity > max_size) capacity = max_size;
+    uint8_t *buffer = malloc(capacity ? capacity : 1);
+    if (!buffer) { inflateEnd(&z); snprintf(message, message_size, "out of memory"); return LI_NO_MEMORY; }
+    z.next_in = (Bytef *)data;
+    z.avail_in = (uInt)size;
+    int rc = Z_OK;
+    while (rc != Z_STREAM_END) {
+        if (used == capacity) {
+            if (capacity >= max_size) {
+                free(buffer); inflateEnd(&z);
+                snprintf(message, message_size, "inflates to more than %zu bytes", max_size);
+                return LI_TOO_LARGE;
+            }
+            size_t next = capacity * 2 > max_size ? max_size : capacity * 2;
+            uint8_t *grown = realloc(buffer, next);
+            if (!grown) { free(buffer); inflateEnd(&z); snprintf(message, message_size, "out of memory"); return LI_NO_MEMORY; }
+            buffer = grown;
+            capacity = next;
+        }
+        z.next_out = buffer + used;
+        z.avail_out = (uInt)(capacity - used);
+        rc = inflate(&z, Z_NO_FLUSH);
+        used = capacity - z.avail_out;
+        if (rc == Z_BUF_ERROR && z.avail_in == 0) {
+            free(buffer); inflateEnd(&z);
+            snprintf(message, message_size, "the compressed data ends early");
+            return LI_TRUNCATED;
+        }
+        if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+            snprintf(message, message_size, "not valid gzip data: %s", z.msg ? z.msg : "inflate failed");
+            free(buffer); inflateEnd(&z);
+            return LI_CORRUPT;
+        }
+    }
+    inflateEnd(&z);
+    *out = buffer;
+    *out_size = used;
     return LI_OK;
 }

@@ -6,7 +6,7 @@ import Torch
 /// optimizer match benchmarks/train_step.py exactly.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Micro-benchmarks (see benchmarks/).", subcommands: [TrainStep.self, Describe.self, CaptionerStep.self])
+        abstract: "Micro-benchmarks (see benchmarks/).", subcommands: [TrainStep.self, Describe.self, CaptionerStep.self, GANStepBench.self])
 
     struct TrainStep: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -53,6 +53,11 @@ li_status li_encode_png(const uint8_t *pixels, uint32_t width, uint32_t height, 
 li_status li_encode_jpeg(const uint8_t *pixels, uint32_t width, uint32_t height, int quality, int progressive,
                          uint8_t **out, size_t *out_size, char *message, size_t message_size);
 
+// Inflates gzip (or zlib) data into a malloc'd buffer of at most `max_size` bytes: LI_TRUNCATED when
+// the stream ends early, LI_CORRUPT when it is not gzip or fails its check, LI_TOO_LARGE above the bound.
+li_status li_gunzip(const uint8_t *data, size_t size, size_t max_size, uint8_t **out, size_t *out_size,
+                    char *message, size_t message_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,219 @@
+import Foundation
+import Imaging
+import Torch
+
+/// Hyper-parameters of a GAN run (the seed recipe by default), saved with the run.
+public struct GANTrainingOptions: Codable, Sendable, Equatable {
+    public var epochs = 25
+    public var batchSize = 128
+    /// Adam, both networks.
+    public var learningRate = 2e-4
+    public var beta1 = 0.5
+    /// One-sided label smoothing: the discriminator's target for real images.
+    public var realLabel = 0.9
+    public var seed: UInt64 = 0
+    /// Images in the per-epoch sample grid (fixed latent vectors).
+    public var samples = 64
+
+    public init() {}
+}
+
+public struct GANEpochRecord: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var discriminatorLoss: Double
+    public var generatorLoss: Double
+    /// Mean D(x) on real images and D(G(z)) on generated ones (probabilities).
+    public var realScore: Double
+    public var fakeScore: Double
+    public var seconds: Double
+    public var imagesPerSecond: Double
+}
+
+struct GANTrainerState: Codable {
+    var options: GANTrainingOptions
+    var config: DCGANConfig
+    var epoch: Int
+    var step: Int
+    var history: [GANEpochRecord]
+    var rngState: UInt64
+}
+
+public struct GANTrainingResult: Sendable {
+    public let generatorFile: URL
+    public let config: DCGANConfig
+    public let history: [GANEpochRecord]
+}
+
+/// Trains a DCGAN: alternating discriminator and generator steps with BCE on logits, Adam(lr, β1),
+/// real labels smoothed; per epoch a grid of samples from fixed latent vectors and the loss curves as
+/// PNG; resumable from its run directory after every epoch.
+public final class GANTrainer {
+    public let options: GANTrainingOptions
+    public let config: DCGANConfig
+    let images: Tensor
+    public let runDirectory: URL
+    let log: (String) -> Void
+    let progress: (String, Int, Int) -> Void
+
+    /// `images`: (N, C, S, S) in [−1, 1] matching the configuration.
+    public init(options: GANTrainingOptions, config: DCGANConfig, images: Tensor, runDirectory: URL,
+                log: @escaping (String) -> Void, progress: @escaping (String, Int, Int) -> Void) {
+        precondition(images.shape.count == 4 && images.shape[1] == config.channels && images.shape[2] == config.imageSize
+                     && images.shape[3] == config.imageSize, "images are (N, \(config.channels), \(config.imageSize), \(config.imageSize))")
+        precondition(images.shape[0] >= options.batchSize, "at least one full batch of images")
+        (self.options, self.config, self.images, self.runDirectory, self.log, self.progress) = (options, config, images, runDirectory, log, progress)
+    }
+
+    var stateURL: URL { runDirectory.appendingPathComponent("state.json") }
+    var generatorURL: URL { runDirectory.appendingPathComponent("generator-last.pt") }
+    var discriminatorURL: URL { runDirectory.appendingPathComponent("discriminator-last.pt") }
+    public var modelURL: URL { runDirectory.appendingPathComponent("generator.pt") }
+
+    public func run(resume: Bool) throws -> GANTrainingResult {
+        let fm = FileManager.default
+        try fm.createDirectory(at: runDirectory.appendingPathComponent("samples"), withIntermediateDirectories: true)
+        LibTorch.manualSeed(options.seed)
+        var state = GANTrainerState(options: options, config: config, epoch: 0, step: 0, history: [], rngState: options.seed &+ 0x5EED)
+        if resume, let data = try? Data(contentsOf: stateURL), let saved = try? JSONDecoder().decode(GANTrainerState.self, from: data) {
+            // Only the epoch count may change: a resumed run can be extended.
+            var same = saved.options
+            same.epochs = options.epochs
+            guard same == options, saved.config == config else {
+                throw TorchError("\(runDirectory.path) was started with other options; use a new run directory")
+            }
+            state = saved
+            state.options = options
+            log("resuming after epoch \(state.epoch)")
+        }
+        let generator = try Generator(config: config), discriminator = try Discriminator(config: config)
+        let adam = Optimizer.Algorithm.adam(beta1: options.beta1, beta2: 0.999)
+        let optG = try Optimizer(adam, parameters: generator.store.trainableParameters, learningRate: options.learningRate)
+        let optD = try Optimizer(adam, parameters: discriminator.store.trainableParameters, learningRate: options.learningRate)
+        if state.epoch > 0 {
+            try generator.store.load(Checkpoint.load(from: generatorURL))
+            try discriminator.store.load(Checkpoint.load(from: discriminatorURL))
+            try optG.load(from: runDirectory.appendingPathComponent("optimizer-g.pt"))
+            try optD.load(from: runDirectory.appendingPathComponent("optimizer-d.pt"))
+        }
+        // The grid's latent vectors: the same every epoch and after a resume.
+        LibTorch.manualSeed(options.seed &+ 1)
+        let fixedLatent = try Tensor.randn([options.samples, config.latent])
+        LibTorch.manualSeed(options.seed &+ UInt64(state.epoch) &* 7919)
+
+        let n = images.shape[0]
+        let steps = n / options.batchSize  // full batches only: BatchNorm statistics of a tiny last batch are noise
+        let step = GANStep(generator: generator, discriminator: discriminator, optG: optG, optD: optD, realLabel: options.realLabel)
+        var rng = SplitMix64(seed: state.rngState)
+        let start = Date()
+        let startEpoch = state.epoch
+        while state.epoch < options.epochs {
+            let epochStart = Date()
+            generator.store.train(); discriminator.store.train()
+            var order = Array(0 ..< n)
+            order.shuffle(using: &rng)
+            var sums = (d: 0.0, g: 0.0, real: 0.0, fake: 0.0)
+            for s in 0 ..< steps {
+                let index = try Tensor(order[s * options.batchSize ..< (s + 1) * options.batchSize].map(Int64.init), shape: [options.batchSize])
+                let out = try step.run(real: images.indexSelect(dim: 0, index: index))  // (B, C, S, S)
+                state.step += 1
+                sums.d += out.discriminatorLoss; sums.g += out.generatorLoss; sums.real += out.realScore; sums.fake += out.fakeScore
+                progress(String(format: "epoch %d/%d D %.3f G %.3f", state.epoch + 1, options.epochs, sums.d / Double(s + 1), sums.g / Double(s + 1)),
+                         s + 1, steps)
+            }
+            let seconds = Date().timeIntervalSince(epochStart)
+            let k = Double(steps)
+            let record = GANEpochRecord(epoch: state.epoch + 1, discriminatorLoss: sums.d / k, generatorLoss: sums.g / k, realScore: sums.real / k,
+                                        fakeScore: sums.fake / k, seconds: seconds, imagesPerSecond: Double(steps * options.batchSize) / seconds)
+            state.history.append(record)
+            state.epoch += 1
+            state.rngState = rng.next()
+            rng = SplitMix64(seed: state.rngState)
+            try writeSamples(generator, latent: fixedLatent, epoch: state.epoch)
+            try Checkpoint.save(generator.store.namedTensors, to: generatorURL)
+            try Checkpoint.save(discriminator.store.namedTensors, to: discriminatorURL)
+            try optG.save(to: runDirectory.appendingPathComponent("optimizer-g.pt"))
+            try optD.save(to: runDirectory.appendingPathComponent("optimizer-d.pt"))
+            try AtomicFile.write(JSONEncoder().encode(state), to: stateURL)
+            try writePlots(state.history)
+            let done = state.epoch - startEpoch
+            let eta = Double(options.epochs - state.epoch) * Date().timeIntervalSince(start) / Double(max(done, 1))
+            log(String(format: "epoch %d/%d  D %.3f  G %.3f  D(x) %.3f  D(G(z)) %.3f  %.0f img/s  %.0fs  ETA %@", state.epoch, options.epochs,
+                       record.discriminatorLoss, record.generatorLoss, record.realScore, record.fakeScore, record.imagesPerSecond, seconds,
+                       formatDuration(eta)))
+        }
+        var final = config
+        final.version = "dcgan-" + GANTrainer.timestamp()
+        let saved = try Generator(config: final)
+        try saved.store.load(Checkpoint.load(from: generatorURL))
+        try Checkpoint.save(saved.store, config: final, to: modelURL)
+        return GANTrainingResult(generatorFile: modelURL, config: final, history: state.history)
+    }
+
+    func writeSamples(_ generator: Generator, latent: Tensor, epoch: Int) throws {
+        generator.store.eval()
+        defer { generator.store.train() }
+        let images = try withNoGrad { try generator(latent) }
+        try ImageEncoder.writePNG(ImageEncoder.grid(images, columns: 8, padding: 2, background: 1),
+                                  to: runDirectory.appendingPathComponent(String(format: "samples/epoch-%03d.png", epoch)), range: -1 ... 1)
+    }
+
+    func writePlots(_ history: [GANEpochRecord]) throws {
+        try LinePlot(title: "DCGAN loss", series: [
+            .init("discriminator", history.map(\.discriminatorLoss)), .init("generator", history.map(\.generatorLoss)),
+        ]).write(to: runDirectory.appendingPathComponent("loss.png"))
+        try LinePlot(title: "Discriminator scores", series: [
+            .init("D(x)", history.map(\.realScore)), .init("D(G(z))", history.map(\.fakeScore)),
+        ]).write(to: runDirectory.appendingPathComponent("scores.png"))
+    }
+
+    public static func timestamp() -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return f.string(from: Date())
+    }
+}
+
+/// Loads a generator saved by `GANTrainer` (weights + `.json` configuration).
+extension Generator {
+    public convenience init(contentsOf url: URL) throws {
+        let config = try Checkpoint.loadConfig(DCGANConfig.self, for: url)
+        try self.init(config: config)
+        try store.load(Checkpoint.load(from: url))
+        store.eval()
+    }
+}
+
+/// One DCGAN training step, shared by the trainer and `loupe bench gan-step`: the discriminator learns
+/// real → `realLabel` (one-sided smoothing) and generated → 0, then the generator learns to make the
+/// discriminator say 1 for the same generated batch.
+public struct GANStep {
+    public let generator: Generator, discriminator: Discriminator
+    public let optG: Optimizer, optD: Optimizer
+    public let realLabel: Double
+
+    public init(generator: Generator, discriminator: Discriminator, optG: Optimizer, optD: Optimizer, realLabel: Double) {
+        (self.generator, self.discriminator, self.optG, self.optD, self.realLabel) = (generator, discriminator, optG, optD, realLabel)
+    }
+
+    public struct Output { public let discriminatorLoss, generatorLoss, realScore, fakeScore: Double }
+
+    public func run(real: Tensor) throws -> Output {
+        let b = real.shape[0]
+        let fake = try generator(Tensor.randn([b, generator.config.latent]))  // (B, C, S, S)
+        try optD.zeroGrad()
+        let realLogits = try discriminator(real)
+        let fakeLogits = try discriminator(fake.detach())
+        let dLoss = try Functional.binaryCrossEntropyWithLogits(realLogits, target: Tensor.full([b], realLabel))
+            + Functional.binaryCrossEntropyWithLogits(fakeLogits, target: Tensor.zeros([b]))
+        try dLoss.backward()
+        try optD.step()
+        try optG.zeroGrad()
+        let gLoss = try Functional.binaryCrossEntropyWithLogits(discriminator(fake), target: Tensor.ones([b]))
+        try gLoss.backward()
+        try optG.step()
+        return Output(discriminatorLoss: try dLoss.item(), generatorLoss: try gLoss.item(),
+                      realScore: try realLogits.sigmoid().mean().item(), fakeScore: try fakeLogits.sigmoid().mean().item())
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import Imaging
+import Synthesis
+import Torch
+
+extension TrainCommand {
+    struct GAN: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gan", abstract: "Train the DCGAN (seed recipe) on Fashion-MNIST at 32×32, with sample grids and loss curves per epoch.")
+
+        enum DataSet: String, ExpressibleByArgument { case fashionMnist = "fashion-mnist" }
+
+        @Option(help: "Training data: fashion-mnist (Debian's dataset-fashion-mnist).") var data: DataSet = .fashionMnist
+        @Option var epochs = 25
+        @Option var batchSize = 128
+        @Option(name: .customLong("lr")) var learningRate = 2e-4
+        @Option(help: "Use at most N training images (quick runs).") var limit: Int?
+        @Option(help: "Run directory: checkpoints, state, samples/, loss.png (default: .cache/runs/gan-<time>).") var run: String?
+        @Flag(help: "Continue the run in --run from its last epoch.") var resume = false
+        @Option(help: "Where to copy the trained generator (default: .cache/models/gan/<version>.pt).") var out: String?
+        @OptionGroup var runtime: RuntimeOptions
+
+        func run() async throws {
+            try runtime.apply()
+            guard epochs >= 1, batchSize >= 2 else { throw ValidationError("--epochs ≥ 1 and --batch-size ≥ 2") }
+            let dataset = try FashionMNIST(split: .train, limit: limit)
+            let images = try dataset.tensor()
+            guard dataset.count >= batchSize else { throw ValidationError("\(dataset.count) images are fewer than one batch of \(batchSize)") }
+            var options = GANTrainingOptions()
+            (options.epochs, options.batchSize, options.learningRate, options.seed) = (epochs, batchSize, learningRate, runtime.seed)
+            let runURL = URL(fileURLWithPath: run ?? ".cache/runs/gan-\(GANTrainer.timestamp())")
+            print("training the DCGAN on \(dataset.count) Fashion-MNIST images (32×32); run directory \(runURL.path)")
+            let bar = LineProgress()
+            let result = try GANTrainer(options: options, config: DCGANConfig(), images: images, runDirectory: runURL,
+                                        log: { bar.log($0) }, progress: { bar.update($0, $1, $2) }).run(resume: resume)
+            bar.finish()
+            let destination = URL(fileURLWithPath: out ?? ".cache/models/gan/\(result.config.version).pt")
+            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try AtomicFile.write(Data(contentsOf: Checkpoint.configURL(for: result.generatorFile)), to: Checkpoint.configURL(for: destination))
+            try AtomicFile.write(Data(contentsOf: result.generatorFile), to: destination)
+            print("generator \(result.config.version) → \(destination.path); samples in \(runURL.appendingPathComponent("samples").path)")
+        }
+    }
+}
+
+struct GANCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gan", abstract: "Use a trained generator.", subcommands: [Sample.self])
+
+    struct Sample: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write N generated images as PNG files (and grid.png) into a directory.")
+        @Option(help: "Generator file written by `loupe train gan`.") var model: String
+        @Option(help: "How many images.") var n = 64
+        @Option(help: "Output directory.") var out: String
+        @OptionGroup var runtime: RuntimeOptions
+
+        func run() async throws {
+            try runtime.apply()
+            guard (1 ... 10_000).contains(n) else { throw ValidationError("--n must be 1–10000") }
+            let generator = try Generator(contentsOf: URL(fileURLWithPath: model))
+            let directory = URL(fileURLWithPath: out)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let images = try withNoGrad { try generator(Tensor.randn([n, generator.config.latent])) }  // (N, C, S, S) in [−1, 1]
+            for i in 0 ..< n {
+                try ImageEncoder.writePNG(images.slice(dim: 0, i ..< i + 1).reshape(generator.config.channels, generator.config.imageSize,
+                                                                                    generator.config.imageSize),
+                                          to: directory.appendingPathComponent(String(format: "sample-%05d.png", i)), range: -1 ... 1)
+            }
+            try ImageEncoder.writePNG(ImageEncoder.grid(images.slice(dim: 0, 0 ..< min(n, 64))), to: directory.appendingPathComponent("grid.png"),
+                                      range: -1 ... 1)
+            print("wrote \(n) images of \(generator.config.version) into \(directory.path)")
+        }
+    }
+}
+
+extension Bench {
+    /// `loupe bench gan-step`: the Swift half of benchmarks/gan_step.sh — the seed DCGAN's training step
+    /// (batch 128 of 1×32×32, Adam 2e-4 β1 0.5, smoothed real labels), as benchmarks/gan_step.py.
+    struct GANStepBench: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "gan-step", abstract: "DCGAN training steps (batch 128, 1x32x32); prints images/s.")
+        @OptionGroup var runtime: RuntimeOptions
+        @Option(help: "Timed steps.") var steps = 20
+        @Option(help: "Untimed warm-up steps.") var warmup = 3
+        @Option(help: "Batch size.") var batch = 128
+
+        func run() throws {
+            try runtime.apply()
+            let config = DCGANConfig()
+            let g = try Generator(config: config), d = try Discriminator(config: config)
+            let adam = Optimizer.Algorithm.adam(beta1: 0.5, beta2: 0.999)
+            let step = GANStep(generator: g, discriminator: d,
+                               optG: try Optimizer(adam, parameters: g.store.trainableParameters, learningRate: 2e-4),
+                               optD: try Optimizer(adam, parameters: d.store.trainableParameters, learningRate: 2e-4), realLabel: 0.9)
+            let real = try Tensor.rand([batch, 1, 32, 32]) * 2 - 1
+            for _ in 0 ..< warmup { _ = try step.run(real: real) }
+            let start = DispatchTime.now().uptimeNanoseconds
+            let cpuStart = processCPUSeconds()
+            var loss = 0.0
+            for _ in 0 ..< steps { loss = try step.run(real: real).discriminatorLoss }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let cpu = processCPUSeconds() - cpuStart
+            let images = Double(steps * batch)
+            print(String(format: #"{"impl":"swift","threads":%d,"steps":%d,"seconds":%.3f,"cpu_seconds":%.3f,"images_per_s":%.2f,"images_per_cpu_s":%.2f,"loss":%.4f}"#,
+                         LibTorch.threads, steps, seconds, cpu, images / seconds, images / cpu, loss))
+        }
+    }
+}
