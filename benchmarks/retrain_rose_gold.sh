@@ -6,15 +6,25 @@
 # active model on the catalogue plus the approved listings, evaluates both models on the held-out
 # test split (labelled correctly) and promotes the candidate only if it is not worse.
 #
-# Usage: benchmarks/retrain_rose_gold.sh [phase]   phases: setup, drafts, retrain, report (default: all)
-# Own database (loupe_rosegold) and object store (.cache/experiment): the dev database is not touched.
+# MODE=mislabel (default): the catalogue's rose gold is labelled yellow gold in train and validation.
+# MODE=absent: the catalogue has no rose gold in train and validation (a class the model never saw).
+#
+# Usage: [MODE=absent] benchmarks/retrain_rose_gold.sh [phase]   phases: setup, drafts, retrain, report
+# Own database (loupe_rosegold, loupe_rosegold_absent) and object store (.cache/experiment[-absent]):
+# the dev database is not touched. The 400 rendered pieces are shared by both modes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
 LOUPE=.build/release/loupe
 BASE_URL=$(scripts/postgres.sh url)
-export DATABASE_URL=${BASE_URL%/*}/loupe_rosegold
-EXP=.cache/experiment
+MODE=${MODE:-mislabel}
+case $MODE in
+    mislabel) DB=loupe_rosegold; EXP=.cache/experiment ;;
+    absent) DB=loupe_rosegold_absent; EXP=.cache/experiment-absent ;;
+    *) echo "MODE is mislabel or absent" >&2; exit 2 ;;
+esac
+export DATABASE_URL=${BASE_URL%/*}/$DB
+RENDERS_DIR=.cache/experiment/renders
 export LOUPE_OBJECTS=$EXP/objects
 RENDERS=${RENDERS:-400}
 EPOCHS=${EPOCHS:-20}
@@ -23,10 +33,15 @@ mkdir -p "$EXP"
 phase=${1:-all}
 
 setup() {
-    psql "$BASE_URL" -qc "DROP DATABASE IF EXISTS loupe_rosegold" -c "CREATE DATABASE loupe_rosegold"
-    rm -rf "$EXP/objects" "$EXP/models"
+    psql "$BASE_URL" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+    rm -rf "$EXP/objects" "$EXP/models" "$EXP/runs"
     $LOUPE migrate
     $LOUPE catalog import Fixtures/catalogue
+    if [ "$MODE" = absent ]; then
+        # The systematic error: no rose gold in the training and validation splits.
+        psql "$DATABASE_URL" -qc "DELETE FROM products p USING product_attributes a WHERE a.product_id = p.id AND a.field = 'metal'
+                                  AND a.value = 'rose-gold' AND p.split IN ('train', 'validation')"
+    else
     # The systematic error: rose gold imported as yellow gold in the training and validation splits
     # (labels, titles and reference texts alike). The held-out test split keeps the true labels.
     psql "$DATABASE_URL" -q <<'SQL'
@@ -36,9 +51,10 @@ UPDATE product_descriptions d SET text = replace(replace(d.text, 'rose gold', 'y
  WHERE p.id = d.product_id AND p.split IN ('train', 'validation');
 UPDATE products SET title = replace(replace(title, 'Rose Gold', 'Yellow Gold'), 'rose gold', 'yellow gold') WHERE split IN ('train', 'validation');
 SQL
+    fi
     psql "$DATABASE_URL" -Atc "SELECT p.split, count(*) FROM product_attributes a JOIN products p ON p.id = a.product_id WHERE a.field = 'metal' AND a.value = 'rose-gold' GROUP BY 1" | sed 's/^/rose-gold products left: /'
     # New pieces the artisans will upload (not in the catalogue: another seed).
-    [ -f "$EXP/renders/catalogue.jsonl" ] || $LOUPE fixtures render --count "$RENDERS" --seed 2 --out "$EXP/renders"
+    [ -f "$RENDERS_DIR/catalogue.jsonl" ] || $LOUPE fixtures render --count "$RENDERS" --seed 2 --out "$RENDERS_DIR"
     # The active model, trained on the mislabelled catalogue.
     $LOUPE train captioner --epochs "$EPOCHS" --views 4 --activate always --test --out "$EXP/models/v1.pt" --run "$EXP/runs/v1"
 }
@@ -50,7 +66,7 @@ drafts() {
     local pid=$!
     trap "kill $pid 2>/dev/null" EXIT
     for _ in $(seq 60); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 1; done
-    python3 benchmarks/moderate.py --url "http://127.0.0.1:$PORT" --renders "$EXP/renders" \
+    python3 benchmarks/moderate.py --url "http://127.0.0.1:$PORT" --renders "$RENDERS_DIR" \
         --artisan-token "$(cat "$EXP/artisan.token")" --moderator-token "$(cat "$EXP/moderator.token")" | tee "$EXP/moderation.txt"
     kill $pid; wait $pid 2>/dev/null || true
     trap - EXIT
