@@ -2,11 +2,11 @@
 # Reference implementations the metric tests compare against, pinned, in a virtual environment under
 # .cache/pyref (git ignores it): sacrebleu 2.6.0 (BLEU), rouge-score 0.1.2 (ROUGE-L) and pycocoevalcap 1.2
 # (CIDEr-D; installed without its pycocotools dependency, which CIDEr does not use); selenium 4.27.1 for
-# the web-page test.
+# the web-page test; scipy 1.13.1 (sqrtm) for the FID test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.cache/pyref
-stamp=$venv/.loupe-pyref-2
+stamp=$venv/.loupe-pyref-3
 if [ -f "$stamp" ]; then echo "install-pyref: present"; exit 0; fi
 rm -rf "$venv"
 # Debian's python3 (python3-venv) or any python3 with venv.
@@ -15,6 +15,8 @@ python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check --no-deps pycocoevalcap==1.2
 # WebDriver client for the web-page test (Tests/ServiceTests/Web/pages.py); it drives Debian's chromium-driver.
 "$venv/bin/pip" install -q --disable-pip-version-check selenium==4.27.1
-"$venv/bin/python" -c "import sacrebleu, rouge_score; from pycocoevalcap.cider.cider import Cider; import selenium"
+# scipy's sqrtm: the Fréchet distance reference (Tests/SynthesisTests).
+"$venv/bin/pip" install -q --disable-pip-version-check scipy==1.13.1
+"$venv/bin/python" -c "import sacrebleu, rouge_score; from pycocoevalcap.cider.cider import Cider; import selenium, scipy.linalg"
 touch "$stamp"
 echo "install-pyref: installed into $venv"

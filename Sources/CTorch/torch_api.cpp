@@ -443,6 +443,13 @@ lt_error lt_topk(lt_tensor a, int64_t k, int64_t dim, int largest, int sorted, l
         *indices = wrap(std::get<1>(r));
     })
 }
+lt_error lt_linalg_eigh(lt_tensor a, lt_tensor *eigenvalues, lt_tensor *eigenvectors) {
+    PROTECT({
+        auto r = at::linalg_eigh(T(a));
+        *eigenvalues = wrap(std::get<0>(r));
+        *eigenvectors = wrap(std::get<1>(r));
+    })
+}
 lt_error lt_sort(lt_tensor a, int64_t dim, int descending, lt_tensor *values, lt_tensor *indices) {
     PROTECT({
         auto r = T(a).sort(dim, descending != 0);

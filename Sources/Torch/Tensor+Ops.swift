@@ -221,6 +221,11 @@ extension Tensor {
     public func sort(dim: Int = -1, descending: Bool = false) throws -> (values: Tensor, indices: Tensor) {
         try make2 { lt_sort(handle, Int64(dim), descending ? 1 : 0, $0, $1) }
     }
+    /// Eigendecomposition of a symmetric matrix (its lower triangle is read): ascending eigenvalues and
+    /// the eigenvectors as columns.
+    public func symmetricEigen() throws -> (values: Tensor, vectors: Tensor) {
+        try make2 { lt_linalg_eigh(handle, $0, $1) }
+    }
     public func cumsum(dim: Int) throws -> Tensor { try make { lt_cumsum(handle, Int64(dim), $0) } }
     /// Samples indices from each row of non-negative weights.
     public func multinomial(samples: Int, replacement: Bool = false) throws -> Tensor {

@@ -332,7 +332,7 @@ struct DescribeCommand: ParsableCommand {
 }
 
 struct EvalCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate models.", subcommands: [Captioner.self])
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate models.", subcommands: [Captioner.self, GAN.self])
 
     struct Captioner: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -105,3 +105,50 @@ extension Bench {
         }
     }
 }
+
+extension EvalCommand {
+    struct GAN: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gan",
+            abstract: "FID of a generator against the Fashion-MNIST test images, beside the real-vs-real floor (train vs test).")
+        @Option(help: "Generator file written by `loupe train gan`.") var model: String
+        @Option(help: "Generated images, and real images per side.") var samples = 10_000
+        @Option(help: "Images per InceptionV3 batch.") var batch = 32
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var runtime: RuntimeOptions
+
+        func run() async throws {
+            try runtime.apply()
+            guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
+            let generator = try Generator(contentsOf: URL(fileURLWithPath: model))
+            let inception = try InceptionFeatures()
+            let bar = LineProgress()
+            // Real statistics are cached: they depend only on the split and the count.
+            func real(_ split: FashionMNIST.Split) throws -> FeatureStatistics {
+                let file = URL(fileURLWithPath: ".cache/fid/fashion-mnist-\(split.rawValue)-\(samples).pt")
+                if let cached = try? FeatureStatistics.load(from: file), cached.count == samples { return cached }
+                let images = try FashionMNIST(split: split, limit: samples).tensor()
+                guard images.shape[0] == samples else { throw ValidationError("the \(split.rawValue) split has only \(images.shape[0]) images") }
+                let stats = try inception.statistics(count: samples, batchSize: batch, progress: { bar.update("features \(split.rawValue)", $0, $1) }) {
+                    try images.slice(dim: 0, $0 ..< $0 + $1)
+                }
+                try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try stats.save(to: file)
+                return stats
+            }
+            let test = try real(.test)
+            let train = try real(.train)
+            let generated = try inception.statistics(count: samples, batchSize: batch, progress: { bar.update("features generated", $0, $1) }) { _, n in
+                try withNoGrad { try generator(Tensor.randn([n, generator.config.latent])) }
+            }
+            bar.finish()
+            let fid = try FID.distance(generated, test), floor = try FID.distance(train, test)
+            if json {
+                print(String(format: #"{"model":"%@","samples":%d,"fid":%.3f,"real_vs_real":%.3f}"#, generator.config.version, samples, fid, floor))
+            } else {
+                print(String(format: "FID %.2f (%@, %d generated vs %d test images); real vs real (train vs test) %.2f", fid,
+                             generator.config.version, samples, samples, floor))
+            }
+        }
+    }
+}

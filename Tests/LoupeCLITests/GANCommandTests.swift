@@ -21,6 +21,12 @@ import Testing
         #expect(files == ["grid.png", "sample-00000.png", "sample-00001.png", "sample-00002.png", "sample-00003.png", "sample-00004.png"])
         let one = try RGBImage(contentsOf: out.appendingPathComponent("sample-00000.png"))
         #expect(one.width == 32 && one.height == 32)
+        // FID against the test images, beside the train-vs-test floor (a tiny sample: the command runs).
+        let eval = try runLoupe(["eval", "gan", "--model", model, "--samples", "4", "--json"])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let figures = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any]
+        let fid = figures?["fid"] as? Double ?? -1, floor = figures?["real_vs_real"] as? Double ?? -1
+        #expect(fid > floor && floor > 0, "\(eval.stdout)")
         let bad = try runLoupe(["gan", "sample", "--model", dir.appendingPathComponent("missing.pt").path, "--out", out.path])
         #expect(bad.status != 0)
         let tooFew = try runLoupe(["train", "gan", "--limit", "10", "--batch-size", "64"])

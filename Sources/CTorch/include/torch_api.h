@@ -142,6 +142,8 @@ lt_error lt_argmin(lt_tensor a, int64_t dim, int keepdim, lt_tensor *out);
 lt_error lt_topk(lt_tensor a, int64_t k, int64_t dim, int largest, int sorted, lt_tensor *values,
                  lt_tensor *indices);
 lt_error lt_sort(lt_tensor a, int64_t dim, int descending, lt_tensor *values, lt_tensor *indices);
+// Symmetric (Hermitian) eigendecomposition of the lower triangle: ascending eigenvalues, eigenvectors as columns.
+lt_error lt_linalg_eigh(lt_tensor a, lt_tensor *eigenvalues, lt_tensor *eigenvectors);
 lt_error lt_cumsum(lt_tensor a, int64_t dim, lt_tensor *out);
 lt_error lt_multinomial(lt_tensor probs, int64_t samples, int replacement, lt_tensor *out);
 
