@@ -117,3 +117,19 @@ extension InceptionFeatures {
         return try FeatureStatistics(features: Tensor.cat(parts))
     }
 }
+
+extension FashionMNIST {
+    /// InceptionV3 statistics of the first `count` images of a split, cached in `cacheDirectory` (they
+    /// depend only on the split and the count).
+    public static func statistics(split: Split, count: Int, inception: InceptionFeatures, cacheDirectory: URL,
+                                  progress: (Int, Int) -> Void = { _, _ in }) throws -> FeatureStatistics {
+        let file = cacheDirectory.appendingPathComponent("fashion-mnist-\(split.rawValue)-\(count).pt")
+        if let cached = try? FeatureStatistics.load(from: file), cached.count == count { return cached }
+        let images = try FashionMNIST(split: split, limit: count).tensor()
+        guard images.shape[0] == count else { throw TorchError("the \(split.rawValue) split has only \(images.shape[0]) images") }
+        let stats = try inception.statistics(count: count, progress: progress) { try images.slice(dim: 0, $0 ..< $0 + $1) }
+        try FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
+        try stats.save(to: file)
+        return stats
+    }
+}

@@ -27,6 +27,28 @@ public struct GANEpochRecord: Codable, Sendable, Equatable {
     public var fakeScore: Double
     public var seconds: Double
     public var imagesPerSecond: Double
+    /// The mode-collapse monitor on this epoch's samples (with a classifier).
+    public var modes: ModeReport? = nil
+    /// FID against the reference statistics (every `fidEvery` epochs).
+    public var fid: Double? = nil
+}
+
+/// What the trainer watches besides the losses: the class histogram of generated samples (mode
+/// collapse) and the FID every few epochs.
+public struct GANMonitor {
+    public let classifier: FashionClassifier?
+    public let modeSamples: Int
+    public let inception: InceptionFeatures?
+    public let reference: FeatureStatistics?
+    public let fidEvery: Int
+    public let fidSamples: Int
+
+    public init(classifier: FashionClassifier?, modeSamples: Int = 1000, inception: InceptionFeatures? = nil, reference: FeatureStatistics? = nil,
+                fidEvery: Int = 0, fidSamples: Int = 2000) {
+        precondition(fidEvery == 0 || (inception != nil && reference != nil), "FID needs the network and reference statistics")
+        (self.classifier, self.modeSamples, self.inception, self.reference) = (classifier, modeSamples, inception, reference)
+        (self.fidEvery, self.fidSamples) = (fidEvery, fidSamples)
+    }
 }
 
 struct GANTrainerState: Codable {
@@ -54,10 +76,12 @@ public final class GANTrainer {
     public let runDirectory: URL
     let log: (String) -> Void
     let progress: (String, Int, Int) -> Void
+    let monitor: GANMonitor?
 
     /// `images`: (N, C, S, S) in [−1, 1] matching the configuration.
-    public init(options: GANTrainingOptions, config: DCGANConfig, images: Tensor, runDirectory: URL,
+    public init(options: GANTrainingOptions, config: DCGANConfig, images: Tensor, runDirectory: URL, monitor: GANMonitor? = nil,
                 log: @escaping (String) -> Void, progress: @escaping (String, Int, Int) -> Void) {
+        self.monitor = monitor
         precondition(images.shape.count == 4 && images.shape[1] == config.channels && images.shape[2] == config.imageSize
                      && images.shape[3] == config.imageSize, "images are (N, \(config.channels), \(config.imageSize), \(config.imageSize))")
         precondition(images.shape[0] >= options.batchSize, "at least one full batch of images")
@@ -122,8 +146,23 @@ public final class GANTrainer {
             }
             let seconds = Date().timeIntervalSince(epochStart)
             let k = Double(steps)
-            let record = GANEpochRecord(epoch: state.epoch + 1, discriminatorLoss: sums.d / k, generatorLoss: sums.g / k, realScore: sums.real / k,
+            var record = GANEpochRecord(epoch: state.epoch + 1, discriminatorLoss: sums.d / k, generatorLoss: sums.g / k, realScore: sums.real / k,
                                         fakeScore: sums.fake / k, seconds: seconds, imagesPerSecond: Double(steps * options.batchSize) / seconds)
+            if let monitor {
+                generator.store.eval()
+                if let classifier = monitor.classifier {
+                    let samples = try withNoGrad { try generator(Tensor.randn([monitor.modeSamples, config.latent])) }
+                    record.modes = ModeReport(classes: try classifier.predict(samples))
+                }
+                if monitor.fidEvery > 0, (state.epoch + 1) % monitor.fidEvery == 0 || state.epoch + 1 == options.epochs,
+                   let inception = monitor.inception, let reference = monitor.reference {
+                    let stats = try inception.statistics(count: monitor.fidSamples, progress: { self.progress("FID", $0, $1) }) { _, n in
+                        try withNoGrad { try generator(Tensor.randn([n, config.latent])) }
+                    }
+                    record.fid = try FID.distance(stats, reference)
+                }
+                generator.store.train()
+            }
             state.history.append(record)
             state.epoch += 1
             state.rngState = rng.next()
@@ -137,8 +176,10 @@ public final class GANTrainer {
             try writePlots(state.history)
             let done = state.epoch - startEpoch
             let eta = Double(options.epochs - state.epoch) * Date().timeIntervalSince(start) / Double(max(done, 1))
-            log(String(format: "epoch %d/%d  D %.3f  G %.3f  D(x) %.3f  D(G(z)) %.3f  %.0f img/s  %.0fs  ETA %@", state.epoch, options.epochs,
-                       record.discriminatorLoss, record.generatorLoss, record.realScore, record.fakeScore, record.imagesPerSecond, seconds,
+            let modes = record.modes.map { String(format: "  modes %d (entropy %.2f)", $0.distinctModes, $0.entropy) } ?? ""
+            let fid = record.fid.map { String(format: "  FID %.2f", $0) } ?? ""
+            log(String(format: "epoch %d/%d  D %.3f  G %.3f  D(x) %.3f  D(G(z)) %.3f%@%@  %.0f img/s  %.0fs  ETA %@", state.epoch, options.epochs,
+                       record.discriminatorLoss, record.generatorLoss, record.realScore, record.fakeScore, modes, fid, record.imagesPerSecond, seconds,
                        formatDuration(eta)))
         }
         var final = config
@@ -164,6 +205,14 @@ public final class GANTrainer {
         try LinePlot(title: "Discriminator scores", series: [
             .init("D(x)", history.map(\.realScore)), .init("D(G(z))", history.map(\.fakeScore)),
         ]).write(to: runDirectory.appendingPathComponent("scores.png"))
+        if history.contains(where: { $0.modes != nil }) {
+            try LinePlot(title: "Mode monitor (generated samples)", series: [
+                .init("classes covered", history.map { Double($0.modes?.distinctModes ?? 0) }),
+                .init("histogram entropy", history.map { $0.modes?.entropy ?? 0 }),
+            ]).write(to: runDirectory.appendingPathComponent("modes.png"))
+        }
+        let fids = history.compactMap(\.fid)
+        if !fids.isEmpty { try LinePlot(title: "FID", series: [.init("FID", fids)]).write(to: runDirectory.appendingPathComponent("fid.png")) }
     }
 
     public static func timestamp() -> String {

@@ -19,6 +19,11 @@ extension TrainCommand {
         @Option(help: "Run directory: checkpoints, state, samples/, loss.png (default: .cache/runs/gan-<time>).") var run: String?
         @Flag(help: "Continue the run in --run from its last epoch.") var resume = false
         @Option(help: "Where to copy the trained generator (default: .cache/models/gan/<version>.pt).") var out: String?
+        @Option(help: "Fashion-MNIST classifier for the mode-collapse monitor (trained and saved there if missing).")
+        var classifier = ".cache/models/gan/fashion-classifier.pt"
+        @Flag(inversion: .prefixedNo, help: "Watch generated samples' class histogram every epoch.") var monitor = true
+        @Option(help: "FID against the test images every N epochs and at the end (0: never).") var fidEvery = 5
+        @Option(help: "Images per FID (generated and real).") var fidSamples = 2000
         @OptionGroup var runtime: RuntimeOptions
 
         func run() async throws {
@@ -32,7 +37,30 @@ extension TrainCommand {
             let runURL = URL(fileURLWithPath: run ?? ".cache/runs/gan-\(GANTrainer.timestamp())")
             print("training the DCGAN on \(dataset.count) Fashion-MNIST images (32×32); run directory \(runURL.path)")
             let bar = LineProgress()
-            let result = try GANTrainer(options: options, config: DCGANConfig(), images: images, runDirectory: runURL,
+            var watcher: GANMonitor? = nil
+            if monitor || fidEvery > 0 {
+                var model: FashionClassifier? = nil
+                if monitor {
+                    let file = URL(fileURLWithPath: classifier)
+                    if FileManager.default.fileExists(atPath: file.path) {
+                        model = try FashionClassifier(contentsOf: file)
+                    } else {
+                        let (trained, accuracy) = try FashionClassifier.train(train: FashionMNIST(split: .train), test: FashionMNIST(split: .test),
+                                                                              progress: { bar.update($0, $1, $2) })
+                        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                        try Checkpoint.save(trained.store.namedTensors, to: file)
+                        bar.log(String(format: "mode monitor: Fashion-MNIST classifier, test accuracy %.3f → %@", accuracy, file.path))
+                        model = trained
+                    }
+                }
+                let inception = fidEvery > 0 ? try InceptionFeatures() : nil
+                let reference = try inception.map {
+                    try FashionMNIST.statistics(split: .test, count: fidSamples, inception: $0, cacheDirectory: URL(fileURLWithPath: ".cache/fid"),
+                                                progress: { bar.update("FID reference features", $0, $1) })
+                }
+                watcher = GANMonitor(classifier: model, inception: inception, reference: reference, fidEvery: fidEvery, fidSamples: fidSamples)
+            }
+            let result = try GANTrainer(options: options, config: DCGANConfig(), images: images, runDirectory: runURL, monitor: watcher,
                                         log: { bar.log($0) }, progress: { bar.update($0, $1, $2) }).run(resume: resume)
             bar.finish()
             let destination = URL(fileURLWithPath: out ?? ".cache/models/gan/\(result.config.version).pt")
@@ -125,16 +153,8 @@ extension EvalCommand {
             let bar = LineProgress()
             // Real statistics are cached: they depend only on the split and the count.
             func real(_ split: FashionMNIST.Split) throws -> FeatureStatistics {
-                let file = URL(fileURLWithPath: ".cache/fid/fashion-mnist-\(split.rawValue)-\(samples).pt")
-                if let cached = try? FeatureStatistics.load(from: file), cached.count == samples { return cached }
-                let images = try FashionMNIST(split: split, limit: samples).tensor()
-                guard images.shape[0] == samples else { throw ValidationError("the \(split.rawValue) split has only \(images.shape[0]) images") }
-                let stats = try inception.statistics(count: samples, batchSize: batch, progress: { bar.update("features \(split.rawValue)", $0, $1) }) {
-                    try images.slice(dim: 0, $0 ..< $0 + $1)
-                }
-                try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try stats.save(to: file)
-                return stats
+                try FashionMNIST.statistics(split: split, count: samples, inception: inception, cacheDirectory: URL(fileURLWithPath: ".cache/fid"),
+                                            progress: { bar.update("features \(split.rawValue)", $0, $1) })
             }
             let test = try real(.test)
             let train = try real(.train)

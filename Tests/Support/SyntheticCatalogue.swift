@@ -9,8 +9,10 @@ import Torch
 
 /// A small catalogue a tiny captioner learns in seconds: each photo is a disc whose colour is the metal
 /// and whose size is the category. Its rose-gold pieces can be imported as yellow gold in the training
-/// and validation splits (`mislabelRoseGold`) — the systematic error the retraining loop must fix —
-/// while the held-out test split keeps every true label.
+/// split (`mislabelRoseGold`) — the systematic error the retraining loop must fix — while validation and
+/// the held-out test split keep every true label. (With the validation split mislabelled too, the
+/// retrained model's calibration learns to doubt its now-right rose-gold answers and withholds the
+/// metal from its text: a real effect, measured in README, but too noisy for a 12-product test split.)
 public enum SyntheticCatalogue {
     public static let colours: [String: (UInt8, UInt8, UInt8)] = [
         "yellow-gold": (212, 175, 55), "sterling-silver": (150, 150, 160), "rose-gold": (200, 120, 110)]
@@ -56,7 +58,7 @@ public enum SyntheticCatalogue {
                     guard let left = want[split], left > 0 else { continue }
                     want[split] = left - 1
                     try photo(metal: metal, category: category, variant: k).write(to: directory.appendingPathComponent("images/\(id).png"))
-                    let labelled = mislabelRoseGold && metal == "rose-gold" && split != .test ? "yellow-gold" : metal
+                    let labelled = mislabelRoseGold && metal == "rose-gold" && split == .train ? "yellow-gold" : metal
                     let record: [String: Any] = [
                         "external_id": id, "artisan": artisan, "title": "\(label(labelled).capitalized) \(category.capitalized)",
                         "attributes": ["category": category, "metal": labelled, "gemstones": ["none"], "style": "classic", "finish": "polished"],
