@@ -272,7 +272,7 @@ public final class CaptionTrainer {
         if !frozen { validationFeatures = try validationCache(model: model) }
         var config = state.config
         config.temperatures = try Calibration.fitTemperatures(model: model, features: validationFeatures, dataset: validationSet)
-        config.version = "captioner-" + Self.timestamp() + "-" + (options.versionTag ?? config.encoderMode.rawValue)
+        config.version = "captioner-" + runTimestamp() + "-" + (options.versionTag ?? config.encoderMode.rawValue)
         let calibrated = try CaptionModel(config: config)
         try calibrated.store.load(model.store.namedTensors)
         try Checkpoint.save(calibrated.store, config: config, to: modelURL)
@@ -332,16 +332,6 @@ public final class CaptionTrainer {
             .init("gemstones", history.map { $0.validation.accuracy["gemstone"] ?? 0 }),
         ]).write(to: runDirectory.appendingPathComponent("metrics.png"))
     }
-
-    /// UTC time as `yyyyMMdd-HHmmss`, for run and model names.
-    public static func timestamp() -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        return f.string(from: Date())
-    }
-
 }
 
 /// Temperature scaling (Guo et al. 2017): one temperature per attribute field, chosen on validation to

@@ -183,7 +183,7 @@ public final class GANTrainer {
                        formatDuration(eta)))
         }
         var final = config
-        final.version = "dcgan-" + GANTrainer.timestamp()
+        final.version = "dcgan-" + runTimestamp()
         let saved = try Generator(config: final)
         try saved.store.load(Checkpoint.load(from: generatorURL))
         try Checkpoint.save(saved.store, config: final, to: modelURL)
@@ -213,14 +213,6 @@ public final class GANTrainer {
         }
         let fids = history.compactMap(\.fid)
         if !fids.isEmpty { try LinePlot(title: "FID", series: [.init("FID", fids)]).write(to: runDirectory.appendingPathComponent("fid.png")) }
-    }
-
-    public static func timestamp() -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        return f.string(from: Date())
     }
 }
 

@@ -2,23 +2,40 @@ import Foundation
 import Imaging
 import Torch
 
-/// A small Fashion-MNIST classifier (conv-BN-ReLU ×3 with pooling, linear), trained by the project to
-/// watch a generator for mode collapse: the class histogram of its samples, and how many classes they
-/// cover. Input (N, 1, 32, 32) in [−1, 1], as the DCGAN produces.
-public final class FashionClassifier {
-    public let store: ParameterStore
+/// conv-BN-ReLU ×3 with pooling, global average pool, linear: (N, C, H, W) → (N, classes). The
+/// Fashion-MNIST classifier of the mode monitor, and the network of `loupe bench train-step` (3×96×96).
+public final class SmallCNN {
     let c1: Conv2d, b1: BatchNorm, c2: Conv2d, b2: BatchNorm, c3: Conv2d, b3: BatchNorm, fc: Linear
 
-    public init(store: ParameterStore = ParameterStore()) throws {
-        self.store = store
-        let p = store.root
-        c1 = try Conv2d(p / "c1", inChannels: 1, outChannels: 32, kernelSize: 3, padding: 1)
+    public init(_ p: ParameterPath, inChannels: Int, classes: Int = 10) throws {
+        c1 = try Conv2d(p / "c1", inChannels: inChannels, outChannels: 32, kernelSize: 3, padding: 1)
         b1 = try BatchNorm(p / "b1", features: 32)
         c2 = try Conv2d(p / "c2", inChannels: 32, outChannels: 64, kernelSize: 3, padding: 1)
         b2 = try BatchNorm(p / "b2", features: 64)
         c3 = try Conv2d(p / "c3", inChannels: 64, outChannels: 128, kernelSize: 3, padding: 1)
         b3 = try BatchNorm(p / "b3", features: 128)
-        fc = try Linear(p / "fc", inFeatures: 128, outFeatures: 10)
+        fc = try Linear(p / "fc", inFeatures: 128, outFeatures: classes)
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        var h = try Functional.maxPool2d(b1(c1(x)).relu(), kernel: (2, 2))  // (N, 32, H/2, W/2)
+        h = try Functional.maxPool2d(b2(c2(h)).relu(), kernel: (2, 2))      // (N, 64, H/4, W/4)
+        h = try b3(c3(h)).relu()                                            // (N, 128, H/4, W/4)
+        h = try Functional.adaptiveAvgPool2d(h, outputSize: (1, 1)).flatten(from: 1)  // (N, 128)
+        return try fc(h)
+    }
+}
+
+/// The project's Fashion-MNIST classifier (a `SmallCNN` on 1×32×32), trained to watch a generator for
+/// mode collapse: the class histogram of its samples, and how many classes they cover. Input
+/// (N, 1, 32, 32) in [−1, 1], as the DCGAN produces.
+public final class FashionClassifier {
+    public let store: ParameterStore
+    let network: SmallCNN
+
+    public init(store: ParameterStore = ParameterStore()) throws {
+        self.store = store
+        network = try SmallCNN(store.root, inChannels: 1)
     }
 
     public convenience init(contentsOf url: URL) throws {
@@ -28,12 +45,7 @@ public final class FashionClassifier {
     }
 
     /// (N, 1, 32, 32) → logits (N, 10).
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        var h = try Functional.maxPool2d(b1(c1(x)).relu(), kernel: (2, 2))  // (N, 32, 16, 16)
-        h = try Functional.maxPool2d(b2(c2(h)).relu(), kernel: (2, 2))      // (N, 64, 8, 8)
-        h = try b3(c3(h)).relu()                                            // (N, 128, 8, 8)
-        return try fc(Functional.adaptiveAvgPool2d(h, outputSize: (1, 1)).flatten(from: 1))
-    }
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try network(x) }
 
     /// Trains on Fashion-MNIST's training images (Adam 2e-3, no augmentation); returns the test accuracy.
     public static func train(train: FashionMNIST, test: FashionMNIST, epochs: Int = 2, batchSize: Int = 128, seed: UInt64 = 0,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synthesis
 import Torch
 
 /// `loupe bench train-step`: the Swift half of benchmarks/train_step.sh. The network, batch and
@@ -20,7 +21,7 @@ struct Bench: ParsableCommand {
         func run() throws {
             try runtime.apply()
             let store = ParameterStore()
-            let net = try SmallCNN(store.root)
+            let net = try SmallCNN(store.root, inChannels: 3)
             let optimizer = try Optimizer(.adam(), parameters: store.trainableParameters, learningRate: 1e-3)
             let x = try Tensor.randn([batch, 3, 96, 96])
             let y = try Tensor.randint(0, 10, shape: [batch])
@@ -50,27 +51,4 @@ func processCPUSeconds() -> Double {
     var t = timespec()
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-}
-
-/// conv-bn-relu ×3 with pooling, global average pool, linear: (N, 3, 96, 96) → (N, 10).
-final class SmallCNN {
-    let c1: Conv2d, b1: BatchNorm, c2: Conv2d, b2: BatchNorm, c3: Conv2d, b3: BatchNorm, fc: Linear
-
-    init(_ p: ParameterPath) throws {
-        c1 = try Conv2d(p / "c1", inChannels: 3, outChannels: 32, kernelSize: 3, padding: 1)
-        b1 = try BatchNorm(p / "b1", features: 32)
-        c2 = try Conv2d(p / "c2", inChannels: 32, outChannels: 64, kernelSize: 3, padding: 1)
-        b2 = try BatchNorm(p / "b2", features: 64)
-        c3 = try Conv2d(p / "c3", inChannels: 64, outChannels: 128, kernelSize: 3, padding: 1)
-        b3 = try BatchNorm(p / "b3", features: 128)
-        fc = try Linear(p / "fc", inFeatures: 128, outFeatures: 10)
-    }
-
-    func callAsFunction(_ x: Tensor) throws -> Tensor {
-        var h = try Functional.maxPool2d(b1(c1(x)).relu(), kernel: (2, 2))  // (N, 32, 48, 48)
-        h = try Functional.maxPool2d(b2(c2(h)).relu(), kernel: (2, 2))      // (N, 64, 24, 24)
-        h = try b3(c3(h)).relu()                                            // (N, 128, 24, 24)
-        h = try Functional.adaptiveAvgPool2d(h, outputSize: (1, 1)).flatten(from: 1)  // (N, 128)
-        return try fc(h)
-    }
 }

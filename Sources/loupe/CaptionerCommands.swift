@@ -88,7 +88,7 @@ struct TrainCommand: AsyncParsableCommand {
             if let pretrainedURL, !FileManager.default.fileExists(atPath: pretrainedURL.path) {
                 throw ValidationError("\(pretrainedURL.path) is missing: run scripts/fetch-models.sh")
             }
-            let runURL = URL(fileURLWithPath: run ?? ".cache/runs/captioner-\(CaptionTrainer.timestamp())")
+            let runURL = URL(fileURLWithPath: run ?? ".cache/runs/captioner-\(runTimestamp())")
             let cache = URL(fileURLWithPath: ".cache/features")
             print("training on \(train.count) products, validating on \(validation.count); run directory \(runURL.path)")
             let bar = LineProgress()

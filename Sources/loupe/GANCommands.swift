@@ -34,7 +34,7 @@ extension TrainCommand {
             guard dataset.count >= batchSize else { throw ValidationError("\(dataset.count) images are fewer than one batch of \(batchSize)") }
             var options = GANTrainingOptions()
             (options.epochs, options.batchSize, options.learningRate, options.seed) = (epochs, batchSize, learningRate, runtime.seed)
-            let runURL = URL(fileURLWithPath: run ?? ".cache/runs/gan-\(GANTrainer.timestamp())")
+            let runURL = URL(fileURLWithPath: run ?? ".cache/runs/gan-\(runTimestamp())")
             print("training the DCGAN on \(dataset.count) Fashion-MNIST images (32×32); run directory \(runURL.path)")
             let bar = LineProgress()
             var watcher: GANMonitor? = nil
