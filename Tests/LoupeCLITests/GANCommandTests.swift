@@ -5,31 +5,31 @@ import Testing
 
 /// `loupe train gan` and `loupe gan sample` as a user runs them (a tiny run on Fashion-MNIST).
 @Suite struct GANCommandTests {
-    @Test func trainsWritesSamplesAndGenerates() throws {
+    @Test(.timeLimit(.minutes(8))) func trainsWritesSamplesAndGenerates() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-gan-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let model = dir.appendingPathComponent("g.pt").path
-        let train = try runLoupe(["train", "gan", "--data", "fashion-mnist", "--limit", "128", "--epochs", "1", "--batch-size", "64",
+        let train = try await runProcess(loupeExecutable(), ["train", "gan", "--data", "fashion-mnist", "--limit", "128", "--epochs", "1", "--batch-size", "64",
                                   "--run", dir.appendingPathComponent("run").path, "--out", model, "--no-monitor", "--fid-every", "0"])
         #expect(train.status == 0, "\(train.stderr)")
         #expect(train.stderr.contains("epoch 1/1"))
         #expect(try RGBImage(contentsOf: dir.appendingPathComponent("run/samples/epoch-001.png")).width == 8 * 34 + 2)
         let out = dir.appendingPathComponent("samples")
-        let sample = try runLoupe(["gan", "sample", "--model", model, "--n", "5", "--out", out.path])
+        let sample = try await runProcess(loupeExecutable(), ["gan", "sample", "--model", model, "--n", "5", "--out", out.path])
         #expect(sample.status == 0, "\(sample.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
         #expect(files == ["grid.png", "sample-00000.png", "sample-00001.png", "sample-00002.png", "sample-00003.png", "sample-00004.png"])
         let one = try RGBImage(contentsOf: out.appendingPathComponent("sample-00000.png"))
         #expect(one.width == 32 && one.height == 32)
         // FID against the test images, beside the train-vs-test floor (a tiny sample: the command runs).
-        let eval = try runLoupe(["eval", "gan", "--model", model, "--samples", "4", "--json"])
+        let eval = try await runProcess(loupeExecutable(), ["eval", "gan", "--model", model, "--samples", "4", "--json"])
         #expect(eval.status == 0, "\(eval.stderr)")
         let figures = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any]
         let fid = figures?["fid"] as? Double ?? -1, floor = figures?["real_vs_real"] as? Double ?? -1
         #expect(fid > floor && floor > 0, "\(eval.stdout)")
-        let bad = try runLoupe(["gan", "sample", "--model", dir.appendingPathComponent("missing.pt").path, "--out", out.path])
+        let bad = try await runProcess(loupeExecutable(), ["gan", "sample", "--model", dir.appendingPathComponent("missing.pt").path, "--out", out.path])
         #expect(bad.status != 0)
-        let tooFew = try runLoupe(["train", "gan", "--limit", "10", "--batch-size", "64"])
+        let tooFew = try await runProcess(loupeExecutable(), ["train", "gan", "--limit", "10", "--batch-size", "64"])
         #expect(tooFew.status != 0 && tooFew.stderr.contains("fewer than one batch"), "\(tooFew.stderr)")
     }
 }

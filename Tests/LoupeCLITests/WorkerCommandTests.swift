@@ -10,7 +10,7 @@ import Testing
 /// model and the registry as they were, and another worker takes the job over once its lease has
 /// expired, resumes the run and finishes it.
 @Suite(.serialized) struct WorkerCommandTests {
-    @Test func killedWorkerLeavesTheActiveModelAndItsJobIsRetried() async throws {
+    @Test(.timeLimit(.minutes(8))) func killedWorkerLeavesTheActiveModelAndItsJobIsRetried() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-worker-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -22,11 +22,11 @@ import Testing
             let sha = sha256Hex(try Data(contentsOf: v1.file))
             let url = ServeCommandTests.url(db)
 
-            let queued = try runLoupe(["retrain", "--database-url", url, "--epochs", "40", "--views", "1", "--lr", "0.001", "--beam", "1",
+            let queued = try await runProcess(loupeExecutable(), ["retrain", "--database-url", url, "--epochs", "40", "--views", "1", "--lr", "0.001", "--beam", "1",
                                        "--tolerance", "1"])
             #expect(queued.status == 0, "\(queued.stderr)")
             #expect(queued.stdout.contains("queued retraining job"))
-            let bad = try runLoupe(["retrain", "--database-url", url, "--epochs", "0"])
+            let bad = try await runProcess(loupeExecutable(), ["retrain", "--database-url", url, "--epochs", "0"])
             #expect(bad.status != 0 && bad.stderr.contains("epochs must be 1–200"), "\(bad.stderr)")
 
             let common = ["--database-url", url, "--objects", objects.path, "--models", dir.appendingPathComponent("models").path,
@@ -50,7 +50,7 @@ import Testing
             let (polite, politeExited) = try startLoupe(["worker"] + common)
             try await waitForEpoch(after: 0)
             kill(polite.processIdentifier, SIGTERM)
-            politeExited.wait()
+            await politeExited.waitAsync()
             #expect(polite.terminationStatus == 0)
             #expect(try await db.text("SELECT status || ' ' || attempts FROM jobs") == ["queued 0"])
 
@@ -59,7 +59,7 @@ import Testing
             let (worker, exited) = try startLoupe(["worker"] + common)
             try await waitForEpoch(after: resumedAt)
             kill(worker.processIdentifier, SIGKILL)
-            exited.wait()
+            await exited.waitAsync()
 
             // Nothing half-written: the same single active model, its file intact, no candidate, the job still
             // held by the dead worker.
@@ -77,17 +77,17 @@ import Testing
             #expect(try await db.scalar("SELECT count(*)::bigint FROM models WHERE status = 'active'") == 1)
 
             // The operator's view and controls: list, roll back, promote again.
-            let list = try runLoupe(["models", "list", "--database-url", url])
+            let list = try await runProcess(loupeExecutable(), ["models", "list", "--database-url", url])
             #expect(list.status == 0 && list.stdout.contains(v1.version), "\(list.stdout)")
             let activeNow = try await db.scalar("SELECT id FROM models WHERE status = 'active'")
             if Int64(activeNow) != v1.id {
-                let back = try runLoupe(["models", "rollback", "--database-url", url])
+                let back = try await runProcess(loupeExecutable(), ["models", "rollback", "--database-url", url])
                 #expect(back.status == 0 && back.stdout.contains("to model \(v1.id)"), "\(back.stdout) \(back.stderr)")
             }
-            let none = try runLoupe(["models", "rollback", "--database-url", url])
+            let none = try await runProcess(loupeExecutable(), ["models", "rollback", "--database-url", url])
             #expect(none.status == 1 && none.stderr.contains("nothing to roll back to"), "\(none.stderr)")
             let candidate = try await db.scalar("SELECT id FROM models WHERE job_id = 1")
-            let promote = try runLoupe(["models", "promote", "\(candidate)", "--database-url", url, "--force"])
+            let promote = try await runProcess(loupeExecutable(), ["models", "promote", "\(candidate)", "--database-url", url, "--force"])
             #expect(promote.status == 0, "\(promote.stderr)")
             #expect(try await db.scalar("SELECT id FROM models WHERE status = 'active'") == candidate)
         }

@@ -39,3 +39,13 @@ public func shell(_ command: String) throws -> (status: Int32, stdout: String) {
     let result = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", command])
     return (result.status, result.stdout)
 }
+
+extension DispatchSemaphore {
+    /// Waits off Swift concurrency's threads: a blocked cooperative thread (there are as many as cores)
+    /// can starve every other test running beside this one.
+    public func waitAsync() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { self.wait(); continuation.resume() }
+        }
+    }
+}
