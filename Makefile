@@ -85,6 +85,7 @@ bench: release
 	benchmarks/train_step.sh
 	benchmarks/captioner_step.sh
 	benchmarks/service_load.sh
+	benchmarks/gan_step.sh 3 5
 	@[ -f $(CAPTIONER) ] && $(LOUPE) bench describe Fixtures/catalogue/images/fx-2026-00000{0,1,2,3,4}.jpg || echo "bench describe: no default model yet (make captioner)"
 
 # Regenerates the committed test images and their expected pixels with PIL.

@@ -118,3 +118,30 @@ final class IDCounter: @unchecked Sendable {
     private let lock = NSLock()
     func next() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value }
 }
+
+extension PostgresClient {
+    /// Returns once the pool answers a query. A connection leased in the instant before `run()` has
+    /// started can wait forever (two clean-clone test runs hung that way, every thread asleep), so code
+    /// that starts `run()` itself and uses the client at once waits here first: each probe is abandoned
+    /// after a second and tried again.
+    public func waitUntilRunning(logger: Logger, attempts: Int = 30) async throws {
+        for attempt in 1 ... attempts {
+            let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    for try await _ in try await self.query("SELECT 1", logger: logger) {}
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(1))
+                    return false
+                }
+                let first = try await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            if answered { return }
+            logger.debug("database pool not answering yet", metadata: ["attempt": "\(attempt)"])
+        }
+        throw DatabaseConfiguration.Invalid(description: "the database pool did not answer within \(attempts) seconds")
+    }
+}

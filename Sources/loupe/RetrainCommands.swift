@@ -15,6 +15,7 @@ func withClient<R: Sendable>(_ database: DatabaseOptions, logger: Logger, connec
     return try await withThrowingTaskGroup(of: R?.self) { group in
         group.addTask { await client.run(); return nil }
         defer { group.cancelAll() }
+        try await client.waitUntilRunning(logger: logger)
         return try await body(client)
     }
 }

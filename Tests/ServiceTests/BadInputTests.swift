@@ -116,6 +116,7 @@ import Testing
             let collector = ObjectCollector(store: store, drafts: drafts, gracePeriod: .seconds(3600), interval: .seconds(60), logger: testLogger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await drafts.client.run() }
+                try await drafts.client.waitUntilRunning(logger: testLogger)
                 #expect(try await collector.collect().isEmpty, "within the grace period nothing is collected")
                 let deleted = try await collector.collect(now: Date().addingTimeInterval(7200))
                 #expect(deleted.map(\.hex) == [sha256Hex(try fixturePhoto(1))])

@@ -72,6 +72,7 @@ extension TestDatabase {
         return try await withThrowingTaskGroup(of: R?.self) { group in
             group.addTask { await client.run(); return nil }
             defer { group.cancelAll() }
+            try await client.waitUntilRunning(logger: testLogger)
             return try await body(client)
         }
     }
