@@ -15,15 +15,9 @@ def dcgan_init(m):
         nn.init.zeros_(m.bias)
 
 
-def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--threads", type=int, required=True)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--batch", type=int, default=128)
-    a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+def networks():
+    """The seed DCGAN at 32x32x1, as Sources/Synthesis/DCGAN.swift builds it (also the reference of the
+    parameter-count test in Tests/SynthesisTests)."""
     g = nn.Sequential(nn.ConvTranspose2d(100, 256, 4, 1, 0, bias=False), nn.BatchNorm2d(256), nn.ReLU(True),
                       nn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(True),
                       nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(True),
@@ -34,6 +28,19 @@ def main():
                       nn.Conv2d(256, 1, 4, 1, 0, bias=False))
     g.apply(dcgan_init)
     d.apply(dcgan_init)
+    return g, d
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--batch", type=int, default=128)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    g, d = networks()
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     real = torch.rand(a.batch, 1, 32, 32) * 2 - 1

@@ -79,16 +79,13 @@ func temporaryDirectory() throws -> URL {
         #expect(images.shape == [5, 1, 32, 32])
         #expect(try images.abs().max().item() <= 1)
         #expect(try withNoGrad { try d(images) }.shape == [5])
+        let benchmarks = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("benchmarks").path
         let counts = try python("""
-            import torch.nn as nn
-            g = nn.Sequential(nn.ConvTranspose2d(100, 256, 4, 1, 0, bias=False), nn.BatchNorm2d(256), nn.ReLU(True),
-                              nn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(True),
-                              nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(True),
-                              nn.ConvTranspose2d(64, 1, 4, 2, 1, bias=False), nn.Tanh())
-            d = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
-                              nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2, True),
-                              nn.Conv2d(128, 256, 4, 2, 1, bias=False), nn.BatchNorm2d(256), nn.LeakyReLU(0.2, True),
-                              nn.Conv2d(256, 1, 4, 1, 0, bias=False))
+            import sys
+            sys.path.insert(0, '\(benchmarks)')
+            from gan_step import networks
+            g, d = networks()
             print(sum(p.numel() for p in g.parameters()), sum(p.numel() for p in d.parameters()))
             """)
         #expect(counts.trimmingCharacters(in: .whitespacesAndNewlines) == "\(g.store.parameterCount) \(d.store.parameterCount)")
