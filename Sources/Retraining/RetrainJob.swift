@@ -244,10 +244,7 @@ public struct RetrainJob: JobHandler {
             let candidate = try Drafter(contentsOf: result.modelFile)
             let current = try Drafter(contentsOf: parent)
             func evaluate(_ drafter: Drafter, _ label: String) throws -> EvaluationReport {
-                try Evaluator.evaluate(drafter: drafter, features: { i in try drafter.features(of: photos.photo(heldOutSet[i].images[0])) },
-                                       examples: heldOutSet, options: DecodingOptions(beamWidth: beam)) { done, total in
-                    context.report("\(label) \(done)/\(total)")
-                }.0
+                try Evaluator.evaluate(drafter: drafter, examples: heldOutSet, photos: photos, beam: beam) { context.report("\(label) \($0)/\($1)") }
             }
             let c = try evaluate(candidate, "evaluating candidate")
             try context.checkStop()

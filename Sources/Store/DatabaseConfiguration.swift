@@ -145,3 +145,18 @@ extension PostgresClient {
         throw DatabaseConfiguration.Invalid(description: "the database pool did not answer within \(attempts) seconds")
     }
 }
+
+extension DatabaseConfiguration {
+    /// Runs `body` with a connection pool that runs for exactly as long as the body, and answers before
+    /// the body starts (`waitUntilRunning`).
+    public func withClient<R: Sendable>(connections: Int, logger: Logger,
+                                        _ body: @escaping @Sendable (PostgresClient) async throws -> R) async throws -> R {
+        let client = PostgresClient(configuration: clientConfiguration(maximumConnections: connections), backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: R?.self) { group in
+            group.addTask { await client.run(); return nil }
+            defer { group.cancelAll() }
+            try await client.waitUntilRunning(logger: logger)
+            return try await body(client)
+        }
+    }
+}

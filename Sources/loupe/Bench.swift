@@ -32,18 +32,24 @@ struct Bench: ParsableCommand {
                 try optimizer.step()
                 return try loss.item()
             }
-            for _ in 0 ..< warmup { _ = try step() }
-            let start = DispatchTime.now().uptimeNanoseconds
-            let cpuStart = processCPUSeconds()
-            var loss = 0.0
-            for _ in 0 ..< steps { loss = try step() }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let cpu = processCPUSeconds() - cpuStart
-            let images = Double(steps * batch)
-            print(String(format: #"{"impl":"swift","threads":%d,"steps":%d,"seconds":%.3f,"cpu_seconds":%.3f,"images_per_s":%.2f,"images_per_cpu_s":%.2f,"loss":%.4f}"#,
-                         LibTorch.threads, steps, seconds, cpu, images / seconds, images / cpu, loss))
+            try timeSteps(steps: steps, warmup: warmup, batch: batch, step)
         }
     }
+}
+
+/// Runs `warmup` untimed and `steps` timed training steps (each returning its loss) and prints the JSON
+/// line benchmarks/side_by_side.sh compares with the Python twin's.
+func timeSteps(steps: Int, warmup: Int, batch: Int, _ step: () throws -> Double) throws {
+    for _ in 0 ..< warmup { _ = try step() }
+    let start = DispatchTime.now().uptimeNanoseconds
+    let cpuStart = processCPUSeconds()
+    var loss = 0.0
+    for _ in 0 ..< steps { loss = try step() }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    let cpu = processCPUSeconds() - cpuStart
+    let images = Double(steps * batch)
+    print(String(format: #"{"impl":"swift","threads":%d,"steps":%d,"seconds":%.3f,"cpu_seconds":%.3f,"images_per_s":%.2f,"images_per_cpu_s":%.2f,"loss":%.4f}"#,
+                 LibTorch.threads, steps, seconds, cpu, images / seconds, images / cpu, loss))
 }
 
 /// User + system CPU time of this process, all threads (as Python's `time.process_time()`).

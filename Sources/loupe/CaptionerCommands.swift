@@ -235,9 +235,7 @@ extension EncoderMode: ExpressibleByArgument {}
 
 /// Drafts for examples read from the object store, scored.
 func evaluate(drafter: Drafter, examples: [CaptionExample], photos: any PhotoSource, beam: Int, progress: LineProgress) throws -> EvaluationReport {
-    let (report, _) = try Evaluator.evaluate(drafter: drafter, features: { i in
-        try drafter.features(of: photos.photo(examples[i].images[0]))
-    }, examples: examples, options: DecodingOptions(beamWidth: beam)) { progress.update("evaluating", $0, $1) }
+    let report = try Evaluator.evaluate(drafter: drafter, examples: examples, photos: photos, beam: beam) { progress.update("evaluating", $0, $1) }
     progress.finish()
     return report
 }

@@ -120,16 +120,7 @@ extension Bench {
                                optG: try Optimizer(adam, parameters: g.store.trainableParameters, learningRate: 2e-4),
                                optD: try Optimizer(adam, parameters: d.store.trainableParameters, learningRate: 2e-4), realLabel: 0.9)
             let real = try Tensor.rand([batch, 1, 32, 32]) * 2 - 1
-            for _ in 0 ..< warmup { _ = try step.run(real: real) }
-            let start = DispatchTime.now().uptimeNanoseconds
-            let cpuStart = processCPUSeconds()
-            var loss = 0.0
-            for _ in 0 ..< steps { loss = try step.run(real: real).discriminatorLoss }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let cpu = processCPUSeconds() - cpuStart
-            let images = Double(steps * batch)
-            print(String(format: #"{"impl":"swift","threads":%d,"steps":%d,"seconds":%.3f,"cpu_seconds":%.3f,"images_per_s":%.2f,"images_per_cpu_s":%.2f,"loss":%.4f}"#,
-                         LibTorch.threads, steps, seconds, cpu, images / seconds, images / cpu, loss))
+            try timeSteps(steps: steps, warmup: warmup, batch: batch) { try step.run(real: real).discriminatorLoss }
         }
     }
 }

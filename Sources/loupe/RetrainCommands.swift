@@ -10,14 +10,7 @@ import Store
 /// Runs `body` with a PostgreSQL pool that runs for exactly as long as the body.
 func withClient<R: Sendable>(_ database: DatabaseOptions, logger: Logger, connections: Int = 4,
                              _ body: @escaping @Sendable (PostgresClient) async throws -> R) async throws -> R {
-    let client = PostgresClient(configuration: try database.configuration().clientConfiguration(maximumConnections: connections),
-                                backgroundLogger: logger)
-    return try await withThrowingTaskGroup(of: R?.self) { group in
-        group.addTask { await client.run(); return nil }
-        defer { group.cancelAll() }
-        try await client.waitUntilRunning(logger: logger)
-        return try await body(client)
-    }
+    try await database.configuration().withClient(connections: connections, logger: logger, body)
 }
 
 /// Options a retraining request can set (stored in the job's payload).

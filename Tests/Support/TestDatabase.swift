@@ -68,13 +68,7 @@ public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComp
 extension TestDatabase {
     /// Runs `body` with a connection pool on this database, running for as long as the body.
     public func withClient<R: Sendable>(connections: Int = 6, _ body: @escaping @Sendable (PostgresClient) async throws -> R) async throws -> R {
-        let client = PostgresClient(configuration: configuration.clientConfiguration(maximumConnections: connections), backgroundLogger: testLogger)
-        return try await withThrowingTaskGroup(of: R?.self) { group in
-            group.addTask { await client.run(); return nil }
-            defer { group.cancelAll() }
-            try await client.waitUntilRunning(logger: testLogger)
-            return try await body(client)
-        }
+        try await configuration.withClient(connections: connections, logger: testLogger, body)
     }
 
     /// The first column of every row of `sql`, as text.

@@ -4,22 +4,8 @@ import Imaging
 import Testing
 import Torch
 
-func python(_ script: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-    process.arguments = ["-c", script]
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    let exited = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in exited.signal() }
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    exited.wait()
-    guard process.terminationStatus == 0 else { throw TorchError("python failed: \(String(decoding: stderr, as: UTF8.self))") }
-    return String(decoding: stdout, as: UTF8.self)
-}
+/// Debian's python3 (with PyTorch 1.13) on a script.
+func python(_ script: String) throws -> String { try run("/usr/bin/python3", script, input: Data()) }
 
 func temporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-synthesis-\(UUID().uuidString)")
