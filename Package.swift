@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "Captioner", "Catalog", "Imaging", "Retraining", "Store", "Torch",
+                "Captioner", "Catalog", "Imaging", "Retraining", "Store", "Synthesis", "Torch",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
@@ -82,7 +82,7 @@ let package = Package(
             resources: [.copy("Resources")]
         ),
         // Synthetic product images: DCGAN, its trainer, Fashion-MNIST.
-        .target(name: "Synthesis", dependencies: ["Torch", "Imaging"]),
+        .target(name: "Synthesis", dependencies: ["Torch", "Imaging", "Catalog"]),
         // The retraining loop: the job worker and the retraining job (snapshot, fine-tune, guard, promote).
         .target(
             name: "Retraining",
@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "ScoringTests", dependencies: ["Scoring"], exclude: ["reference_metrics.py"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Torch"], exclude: ["Images"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
-        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Torch", "Imaging"]),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Torch", "Imaging", "Catalog"]),
         // Shared test helpers: a fresh PostgreSQL database per test, running programs, a tiny captioner.
         .target(
             name: "LoupeTestSupport",
@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "Service", "Store", "Catalog", "Captioner", "Imaging", "Retraining", "Torch", "LoupeTestSupport",
+                "Service", "Store", "Catalog", "Captioner", "Imaging", "Retraining", "Synthesis", "Torch", "LoupeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]

@@ -16,12 +16,14 @@ public struct ServiceDependencies: Sendable {
     public var drafts: any DraftStore
     public var generator: any DraftGenerator
     public var users: any UserLookup
+    /// The generator behind `POST /v1/synthetic-images` (nil: the endpoint answers 503).
+    public var synthesizer: (any ImageSynthesizer)?
     /// Background services run beside the HTTP server (the model watcher, the object collector).
     public var services: [any Service]
 
     public init(database: DatabaseConfiguration, client: PostgresClient, objects: DirectoryObjectStore, drafts: any DraftStore,
-                generator: any DraftGenerator, users: any UserLookup, services: [any Service]) {
-        self.database = database
+                generator: any DraftGenerator, users: any UserLookup, synthesizer: (any ImageSynthesizer)? = nil, services: [any Service]) {
+        (self.database, self.synthesizer) = (database, synthesizer)
         (self.client, self.objects, self.drafts, self.generator, self.users, self.services) = (client, objects, drafts, generator, users, services)
     }
 
@@ -37,8 +39,10 @@ public struct ServiceDependencies: Sendable {
                                    interval: configuration.modelPollInterval, logger: logger)
         let collector = ObjectCollector(store: objects, drafts: drafts, gracePeriod: configuration.orphanGracePeriod,
                                         interval: configuration.collectorInterval, logger: logger)
+        let synthesizer = try configuration.ganModel.map { try GANServer(contentsOf: URL(fileURLWithPath: $0)) }
+        if let synthesizer { logger.info("synthetic-image generator loaded", metadata: ["version": "\(synthesizer.version)"]) }
         return ServiceDependencies(database: database, client: client, objects: objects, drafts: drafts, generator: server,
-                                   users: PostgresUserLookup(client: client), services: [client, watcher, collector])
+                                   users: PostgresUserLookup(client: client), synthesizer: synthesizer, services: [client, watcher, collector])
     }
 }
 
@@ -78,6 +82,8 @@ public func buildRouter(_ configuration: ServiceConfiguration, dependencies d: S
     let controller = DraftController(drafts: d.drafts, objects: d.objects, generator: d.generator, limits: limits, retrainTrigger: trigger)
     controller.addRoutes(to: router)
     AdminController(jobs: jobs, reports: FeedbackReportRepository(client: d.client)).addRoutes(to: router)
+    SyntheticImageController(synthesizer: d.synthesizer, images: SyntheticImageRepository(client: d.client), objects: d.objects,
+                             maxCount: configuration.maxSyntheticImages).addRoutes(to: router)
     HealthController(client: d.client, drafts: d.drafts, generator: d.generator, openAPI: try ServiceResources.openAPI(),
                      registry: ServiceMetrics.registry).addRoutes(to: router)
     try await PagesController(api: controller, users: d.users, templates: ServiceResources.templates()).addRoutes(to: router)

@@ -28,6 +28,10 @@ public struct ServiceConfiguration: Sendable {
     public var retrainAfter = 50
     /// Database connections in the pool.
     public var databaseConnections = 16
+    /// The conditional GAN behind `POST /v1/synthetic-images` (nil: the endpoint answers 503).
+    public var ganModel: String?
+    /// Most images one synthetic-image request may ask for.
+    public var maxSyntheticImages = 16
 
     public init() {}
 }

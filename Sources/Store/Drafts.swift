@@ -567,12 +567,13 @@ public struct DraftRepository: Sendable {
         return counts
     }
 
-    /// Which of `keys` a draft or a product still refers to (the object collector keeps those).
+    /// Which of `keys` a draft, a product or a synthetic image still refers to (the object collector keeps those).
     public func referenced(_ keys: [ObjectKey], logger: Logger) async throws -> Set<ObjectKey> {
         let hex = keys.map(\.hex)
         let rows = try await client.query("""
             SELECT object_key FROM draft_images WHERE object_key = ANY(\(hex))
             UNION SELECT object_key FROM product_images WHERE object_key = ANY(\(hex))
+            UNION SELECT object_key FROM synthetic_images WHERE object_key = ANY(\(hex))
             """, logger: logger)
         var out = Set<ObjectKey>()
         for try await key in rows.decode(String.self) { if let k = ObjectKey(key) { out.insert(k) } }

@@ -25,6 +25,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Most photos per draft.") var maxPhotos = 8
     @Option(help: "Queue a retraining after this many approved edits and feedback records (LOUPE_RETRAIN_AFTER, default 50; 0: never).")
     var retrainAfter: Int?
+    @Option(help: "Conditional GAN for POST /v1/synthetic-images (LOUPE_GAN_MODEL, default .cache/models/gan/catalogue.pt when present; 'none': off).")
+    var ganModel: String?
 
     func run() async throws {
         try runtime.apply()
@@ -47,6 +49,12 @@ struct ServeCommand: AsyncParsableCommand {
         if let n = try retrainAfter ?? environment["LOUPE_RETRAIN_AFTER"].map({ guard let v = Int($0) else { throw ValidationError("LOUPE_RETRAIN_AFTER is not a number") }; return v }) {
             guard n >= 0 else { throw ValidationError("--retrain-after is not negative") }
             config.retrainAfter = n
+        }
+        let gan = ganModel ?? environment["LOUPE_GAN_MODEL"]
+        if let gan {
+            config.ganModel = gan == "none" ? nil : gan
+        } else if FileManager.default.fileExists(atPath: ".cache/models/gan/catalogue.pt") {
+            config.ganModel = ".cache/models/gan/catalogue.pt"
         }
         let logger = makeLogger("loupe.serve")
         let dependencies = try ServiceDependencies.live(config, database: try database.configuration(), logger: logger)

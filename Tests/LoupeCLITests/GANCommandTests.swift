@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Store
 import LoupeTestSupport
 import Testing
 
@@ -31,5 +32,44 @@ import Testing
         #expect(bad.status != 0)
         let tooFew = try await runProcess(loupeExecutable(), ["train", "gan", "--limit", "10", "--batch-size", "64"])
         #expect(tooFew.status != 0 && tooFew.stderr.contains("fewer than one batch"), "\(tooFew.stderr)")
+    }
+
+    /// The conditional catalogue GAN end to end: `train gan --data catalogue --condition category,metal`
+    /// reads the products from PostgreSQL and the photos from the object store (64×64 colour), `gan
+    /// sample --category --metal` writes PNGs, `eval gan` measures it against the catalogue's photos.
+    @Test(.timeLimit(.minutes(8))) func conditionalCatalogueGAN() async throws {
+        try await TestDatabase.with { db in
+            try await db.migrateProject()
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-cgan-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let objects = dir.appendingPathComponent("objects")
+            try await SyntheticCatalogue.load(into: db, objects: objects, artisan: "disc-maker", mislabelRoseGold: false)
+            let url = ServeCommandTests.url(db), model = dir.appendingPathComponent("g.pt").path
+            let train = try await runProcess(loupeExecutable(), [
+                "train", "gan", "--data", "catalogue", "--condition", "category,metal", "--epochs", "2", "--batch-size", "8", "--ema", "0.9",
+                "--database-url", url, "--objects", objects.path, "--run", dir.appendingPathComponent("run").path, "--out", model, "--fid-every", "0"])
+            #expect(train.status == 0, "\(train.stderr)")
+            #expect(train.stdout.contains("30 catalogue images (64×64, conditioned on category and metal"), "\(train.stdout)")
+            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("g.json"))) as? [String: Any]
+            #expect((config?["conditions"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["category", "metal"])
+            let out = dir.appendingPathComponent("samples")
+            let sample = try await runProcess(loupeExecutable(), ["gan", "sample", "--model", model, "--n", "3", "--category", "ring", "--metal", "rose-gold",
+                                                                  "--out", out.path])
+            #expect(sample.status == 0, "\(sample.stderr)")
+            #expect(sample.stdout.contains("(category ring, metal rose-gold)"))
+            let one = try RGBImage(contentsOf: out.appendingPathComponent("sample-00002.png"))
+            #expect(one.width == 64 && one.height == 64)
+            let wrong = try await runProcess(loupeExecutable(), ["gan", "sample", "--model", model, "--metal", "gold", "--out", out.path])
+            #expect(wrong.status != 0 && wrong.stderr.contains("unknown metal 'gold'"), "\(wrong.stderr)")
+            let unconditioned = try await runProcess(loupeExecutable(), ["gan", "sample", "--model", model, "--style", "boho", "--out", out.path])
+            #expect(unconditioned.status != 0 && unconditioned.stderr.contains("not conditioned on style"), "\(unconditioned.stderr)")
+            let eval = try await runProcess(loupeExecutable(), ["eval", "gan", "--model", model, "--samples", "16", "--json", "--database-url", url,
+                                                                "--objects", objects.path])
+            #expect(eval.status == 0, "\(eval.stderr)")
+            let figures = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any]
+            #expect(figures?["samples"] as? Int == 16 && (figures?["fid"] as? Double ?? -1) > 0, "\(eval.stdout)")
+            let bad = try await runProcess(loupeExecutable(), ["train", "gan", "--data", "catalogue", "--condition", "gemstone", "--database-url", url])
+            #expect(bad.status != 0 && bad.stderr.contains("cannot condition on 'gemstone'"), "\(bad.stderr)")
+        }
     }
 }
