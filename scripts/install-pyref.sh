@@ -2,11 +2,12 @@
 # Reference implementations the metric tests compare against, pinned, in a virtual environment under
 # .cache/pyref (git ignores it): sacrebleu 2.6.0 (BLEU), rouge-score 0.1.2 (ROUGE-L) and pycocoevalcap 1.2
 # (CIDEr-D; installed without its pycocotools dependency, which CIDEr does not use); selenium 4.27.1 for
-# the web-page test; scipy 1.13.1 (sqrtm) for the FID test.
+# the web-page test; scipy 1.13.1 (sqrtm) for the FID test; tokenizers 0.20.3 (Hugging Face's BERT
+# WordPiece, on MiniLM's tokenizer.json) for the tokenizer test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.cache/pyref
-stamp=$venv/.loupe-pyref-3
+stamp=$venv/.loupe-pyref-4
 if [ -f "$stamp" ]; then echo "install-pyref: present"; exit 0; fi
 rm -rf "$venv"
 # Debian's python3 (python3-venv) or any python3 with venv.
@@ -17,6 +18,8 @@ python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check selenium==4.27.1
 # scipy's sqrtm: the Fréchet distance reference (Tests/SynthesisTests).
 "$venv/bin/pip" install -q --disable-pip-version-check scipy==1.13.1
-"$venv/bin/python" -c "import sacrebleu, rouge_score; from pycocoevalcap.cider.cider import Cider; import selenium, scipy.linalg"
+# Hugging Face's tokenizer: the reference ids for the WordPiece test (Tests/SentimentTests).
+"$venv/bin/pip" install -q --disable-pip-version-check tokenizers==0.20.3
+"$venv/bin/python" -c "import sacrebleu, rouge_score; from pycocoevalcap.cider.cider import Cider; import selenium, scipy.linalg, tokenizers"
 touch "$stamp"
 echo "install-pyref: installed into $venv"
