@@ -3,7 +3,7 @@
 # .cache/pyref (git ignores it): sacrebleu 2.6.0 (BLEU), rouge-score 0.1.2 (ROUGE-L) and pycocoevalcap 1.2
 # (CIDEr-D; installed without its pycocotools dependency, which CIDEr does not use); selenium 4.27.1 for
 # the web-page test; scipy 1.13.1 (sqrtm) for the FID test; tokenizers 0.20.3 (Hugging Face's BERT
-# WordPiece, on MiniLM's tokenizer.json) for the tokenizer test.
+# WordPiece, on MiniLM's tokenizer.json) for the tokenizer test and safetensors 0.4.5 for the reader test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.cache/pyref
@@ -19,7 +19,7 @@ python3 -m venv "$venv"
 # scipy's sqrtm: the Fréchet distance reference (Tests/SynthesisTests).
 "$venv/bin/pip" install -q --disable-pip-version-check scipy==1.13.1
 # Hugging Face's tokenizer: the reference ids for the WordPiece test (Tests/SentimentTests).
-"$venv/bin/pip" install -q --disable-pip-version-check tokenizers==0.20.3
-"$venv/bin/python" -c "import sacrebleu, rouge_score; from pycocoevalcap.cider.cider import Cider; import selenium, scipy.linalg, tokenizers"
+"$venv/bin/pip" install -q --disable-pip-version-check tokenizers==0.20.3 safetensors==0.4.5
+"$venv/bin/python" -c "import sacrebleu, rouge_score; from pycocoevalcap.cider.cider import Cider; import selenium, scipy.linalg, tokenizers, safetensors.numpy"
 touch "$stamp"
 echo "install-pyref: installed into $venv"

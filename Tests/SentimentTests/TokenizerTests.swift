@@ -5,30 +5,36 @@ import Testing
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let miniLM = repositoryRoot.appendingPathComponent(".cache/models/minilm-l6")
 
-/// Hugging Face `tokenizers` 0.20.3 (installed by scripts/install-pyref.sh) on MiniLM's own
-/// tokenizer.json: ids with [CLS]/[SEP], no padding or truncation.
-func referenceIDs(_ texts: [String]) throws -> [[Int]] {
+/// The reference packages' Python (scripts/install-pyref.sh) on `script` with `input` on stdin.
+func pyref(_ script: String, arguments: [String] = [], input: Data = Data()) throws -> Data {
     let python = repositoryRoot.appendingPathComponent(".cache/pyref/bin/python")
     guard FileManager.default.isExecutableFile(atPath: python.path) else {
         throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "\(python.path): run scripts/install-pyref.sh"])
     }
     let process = Process()
     process.executableURL = python
-    process.arguments = ["-c", """
+    process.arguments = ["-c", script] + arguments
+    let stdin = Pipe(), stdout = Pipe()
+    (process.standardInput, process.standardOutput) = (stdin, stdout)
+    try process.run()
+    stdin.fileHandleForWriting.write(input)
+    try stdin.fileHandleForWriting.close()
+    let data = stdout.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad) }
+    return data
+}
+
+/// Hugging Face `tokenizers` 0.20.3 on MiniLM's own tokenizer.json: ids with [CLS]/[SEP], no padding or
+/// truncation.
+func referenceIDs(_ texts: [String]) throws -> [[Int]] {
+    let data = try pyref("""
         import json, sys
         from tokenizers import Tokenizer
         t = Tokenizer.from_file(sys.argv[1])
         t.no_padding(); t.no_truncation()
         print(json.dumps([e.ids for e in t.encode_batch(json.load(sys.stdin))]))
-        """, miniLM.appendingPathComponent("tokenizer.json").path]
-    let input = Pipe(), output = Pipe()
-    (process.standardInput, process.standardOutput) = (input, output)
-    try process.run()
-    input.fileHandleForWriting.write(try JSONEncoder().encode(texts))
-    try input.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad) }
+        """, arguments: [miniLM.appendingPathComponent("tokenizer.json").path], input: try JSONEncoder().encode(texts))
     return try JSONDecoder().decode([[Int]].self, from: data)
 }
 
