@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.cache/pyref
-stamp=$venv/.loupe-pyref-4
+stamp=$venv/.loupe-pyref-5
 if [ -f "$stamp" ]; then echo "install-pyref: present"; exit 0; fi
 rm -rf "$venv"
 # Debian's python3 (python3-venv) or any python3 with venv.
@@ -20,6 +20,13 @@ python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check scipy==1.13.1
 # Hugging Face's tokenizer: the reference ids for the WordPiece test (Tests/SentimentTests).
 "$venv/bin/pip" install -q --disable-pip-version-check tokenizers==0.20.3 safetensors==0.4.5
+# Hugging Face transformers 4.30.2 over Debian's PyTorch 1.13 (its own venv, seeing the system packages):
+# BertModel on MiniLM's safetensors is the reference for the Swift encoder (Tests/SentimentTests).
+torchvenv=.cache/pyref-torch
+rm -rf "$torchvenv"
+/usr/bin/python3 -m venv --system-site-packages "$torchvenv"
+"$torchvenv/bin/pip" install -q --disable-pip-version-check transformers==4.30.2 tokenizers==0.13.3 safetensors==0.4.5 huggingface_hub==0.23.5
+"$torchvenv/bin/python" -c "import torch, transformers; from transformers import BertModel"
 "$venv/bin/python" -c "import sacrebleu, rouge_score; from pycocoevalcap.cider.cider import Cider; import selenium, scipy.linalg, tokenizers, safetensors.numpy"
 touch "$stamp"
 echo "install-pyref: installed into $venv"
