@@ -84,7 +84,7 @@ let package = Package(
         // Synthetic product images: DCGAN, its trainer, Fashion-MNIST.
         .target(name: "Synthesis", dependencies: ["Torch", "Imaging", "Catalog"]),
         // Review intelligence: WordPiece tokenizer, review corpora, sentiment models.
-        .target(name: "Sentiment", dependencies: ["Torch", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Sentiment", dependencies: ["Torch", "Imaging", "Scoring", .product(name: "Crypto", package: "swift-crypto")]),
         // The retraining loop: the job worker and the retraining job (snapshot, fine-tune, guard, promote).
         .target(
             name: "Retraining",
@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Torch", "Imaging", "Catalog", "Store", "Captioner", "Scoring", "Service", "Retraining", "Synthesis",
+                "Torch", "Imaging", "Catalog", "Store", "Captioner", "Scoring", "Service", "Retraining", "Sentiment", "Synthesis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -20,7 +20,7 @@ enum Paths {
 }
 
 struct TrainCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train", abstract: "Train models.", subcommands: [Captioner.self, GAN.self])
+    static let configuration = CommandConfiguration(commandName: "train", abstract: "Train models.", subcommands: [Captioner.self, GAN.self, Sentiment.self])
 
     struct Captioner: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -330,7 +330,7 @@ struct DescribeCommand: ParsableCommand {
 }
 
 struct EvalCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate models.", subcommands: [Captioner.self, GAN.self])
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate models.", subcommands: [Captioner.self, GAN.self, Sentiment.self])
 
     struct Captioner: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,0 +1,154 @@
+import ArgumentParser
+import Foundation
+import Sentiment
+import Torch
+
+enum SentimentPaths {
+    static var miniLM: String { ProcessInfo.processInfo.environment["LOUPE_MINILM"] ?? ".cache/models/minilm-l6" }
+    /// The model `loupe sentiment` uses when given none: written by `loupe train sentiment --set-default`.
+    static var defaultModel: String { ProcessInfo.processInfo.environment["LOUPE_SENTIMENT_MODEL"] ?? ".cache/models/sentiment/default.pt" }
+}
+
+extension ReviewCorpus: ExpressibleByArgument {}
+
+extension TrainCommand {
+    struct Sentiment: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sentiment",
+            abstract: "Train a review-sentiment classifier: MiniLM-L6 fine-tuned, or the small transformer from scratch; best epoch by validation accuracy.")
+
+        enum Kind: String, ExpressibleByArgument { case minilm, scratch }
+
+        @Option(help: "Sentences: movie (Pang & Lee, 10,605) or product (Hu & Liu, 3,708).") var corpus: ReviewCorpus = .product
+        @Option(help: "minilm (pretrained MiniLM-L6, fine-tuned) or scratch (a 4-layer transformer from random weights).") var model: Kind = .minilm
+        @Option var epochs = 3
+        @Option var batchSize = 32
+        @Option(name: .customLong("lr"), help: "Peak learning rate (default 5e-5 for minilm, 5e-4 for scratch).") var learningRate: Double?
+        @Option(help: "Use at most N training sentences (quick runs).") var limit: Int?
+        @Option(help: "Run directory (default .cache/runs/sentiment-<corpus>-<model>-<time>).") var run: String?
+        @Flag(help: "Continue the run in --run from its last epoch.") var resume = false
+        @Option(help: "Where to copy the best model (default .cache/models/sentiment/<version>.pt).") var out: String?
+        @Flag(help: "Also copy it to the default model path (what `loupe sentiment` uses).") var setDefault = false
+        @Option(help: "Directory of the review corpora (default .cache/data/reviews).") var data: String?
+        @OptionGroup var runtime: RuntimeOptions
+
+        func run() async throws {
+            try runtime.apply()
+            guard epochs >= 1, batchSize >= 2 else { throw ValidationError("--epochs ≥ 1 and --batch-size ≥ 2") }
+            let sentences = try ReviewCorpus.load(corpus, directory: data.map { URL(fileURLWithPath: $0) } ?? ReviewCorpus.defaultDirectory)
+            let splits = ReviewCorpus.splits(corpus, sentences: sentences, seed: runtime.seed)
+            var train = splits[.train]!
+            let validation = splits[.validation]!, test = splits[.test]!
+            if let limit { train = Array(train.prefix(limit)) }
+            guard train.count >= batchSize else { throw ValidationError("\(train.count) training sentences are fewer than one batch of \(batchSize)") }
+            let directory = URL(fileURLWithPath: SentimentPaths.miniLM)
+            let tokenizer = try WordPieceTokenizer(vocabularyFile: directory.appendingPathComponent("vocab.txt"))
+            var config: SentimentModelConfig
+            let network: TransformerClassifier
+            switch model {
+            case .minilm:
+                config = SentimentModelConfig(encoder: try MiniLMConfig.load(from: directory.appendingPathComponent("config.json")), initialisation: .miniLM)
+                network = try TransformerClassifier(encoder: config.encoder)
+                try network.loadEncoder(SafeTensors.load(from: directory.appendingPathComponent("model.safetensors")))
+            case .scratch:
+                config = .scratch
+                network = try TransformerClassifier(encoder: config.encoder)
+            }
+            config.corpus = corpus.rawValue
+            config.version = "sentiment-\(corpus.rawValue)-\(model.rawValue)-\(runTimestamp())"
+            var options = SentimentTrainingOptions()
+            (options.epochs, options.batchSize, options.seed) = (epochs, batchSize, runtime.seed)
+            options.learningRate = learningRate ?? (model == .minilm ? 5e-5 : 5e-4)
+            let runURL = URL(fileURLWithPath: run ?? ".cache/runs/sentiment-\(corpus.rawValue)-\(model.rawValue)-\(runTimestamp())")
+            print("training \(model.rawValue) (\(network.store.parameterCount) parameters) on \(train.count) \(corpus.rawValue) sentences, "
+                  + "validating on \(validation.count), testing on \(test.count); run directory \(runURL.path)")
+            let bar = LineProgress()
+            let result = try SentimentTrainer(model: SentimentModel(config: config, tokenizer: tokenizer, network: network), options: options,
+                                              train: train, validation: validation, runDirectory: runURL, log: { bar.log($0) },
+                                              progress: { bar.update($0, $1, $2) }).run(resume: resume)
+            bar.finish()
+            let best = try SentimentModel(contentsOf: result.modelFile)
+            let scores = try SentimentTrainer.evaluate(best, on: test)
+            print(String(format: "best epoch %d; test accuracy %.4f, F1 %.4f (%d sentences); training %.0f s", result.bestEpoch, scores.accuracy,
+                         scores.f1, scores.count, result.seconds))
+            var destinations = [URL(fileURLWithPath: out ?? ".cache/models/sentiment/\(best.config.version).pt")]
+            if setDefault { destinations.append(URL(fileURLWithPath: SentimentPaths.defaultModel)) }
+            for destination in destinations {
+                try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try best.save(to: destination)
+                print("model \(best.config.version) → \(destination.path)")
+            }
+        }
+    }
+}
+
+/// `loupe sentiment "text"...`: one JSON line per text, `{"prediction": "positive", "confidence": 0.98}`;
+/// with no texts (or `-`) it reads one text per line from standard input.
+struct SentimentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sentiment", abstract: "Classify review texts as positive or negative; prints one JSON object per text.")
+    @Argument(help: "Texts to classify; none or '-' reads one per line from standard input.") var texts: [String] = []
+    @Option(help: "Model written by `loupe train sentiment` (default: LOUPE_SENTIMENT_MODEL or .cache/models/sentiment/default.pt).")
+    var model: String?
+    @Option(help: "Texts per batch.") var batch = 32
+    @OptionGroup var runtime: RuntimeOptions
+
+    func run() async throws {
+        try runtime.apply()
+        let file = URL(fileURLWithPath: model ?? SentimentPaths.defaultModel)
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            throw ValidationError("no sentiment model at \(file.path): train one with `loupe train sentiment --set-default` or pass --model")
+        }
+        let classifier = try SentimentModel(contentsOf: file)
+        var inputs = texts.filter { $0 != "-" }
+        if inputs.isEmpty {
+            while let line = readLine() { inputs.append(line) }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for start in stride(from: 0, to: inputs.count, by: max(batch, 1)) {
+            let chunk = Array(inputs[start ..< min(start + max(batch, 1), inputs.count)])
+            for prediction in try classifier.predict(chunk, batchSize: batch) {
+                print(String(decoding: try encoder.encode(prediction), as: UTF8.self))
+            }
+        }
+    }
+}
+
+extension SentimentSplit: ExpressibleByArgument {}
+
+extension EvalCommand {
+    struct Sentiment: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sentiment", abstract: "Accuracy and F1 of a sentiment model on a corpus split, inference ms per review (batches of 32) and model size.")
+        @Option(help: "Model written by `loupe train sentiment`.") var model: String
+        @Option(help: "movie or product.") var corpus: ReviewCorpus = .product
+        @Option(help: "train, validation or test.") var split: SentimentSplit = .test
+        @Option(help: "Directory of the review corpora (default .cache/data/reviews).") var data: String?
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var runtime: RuntimeOptions
+
+        func run() async throws {
+            try runtime.apply()
+            let file = URL(fileURLWithPath: model)
+            let classifier = try SentimentModel(contentsOf: file)
+            let sentences = try ReviewCorpus.load(corpus, directory: data.map { URL(fileURLWithPath: $0) } ?? ReviewCorpus.defaultDirectory)
+            let chosen = ReviewCorpus.splits(corpus, sentences: sentences, seed: runtime.seed)[split]!
+            _ = try classifier.probabilities(chosen.prefix(32).map(\.text))  // warm-up
+            let start = ContinuousClock.now
+            let scores = try SentimentTrainer.evaluate(classifier, on: chosen, batchSize: 32)
+            let elapsed = ContinuousClock.now - start
+            let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            let bytes = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
+            if json {
+                print(String(format: #"{"model":"%@","corpus":"%@","split":"%@","count":%d,"accuracy":%.4f,"f1":%.4f,"ms_per_review":%.3f,"parameters":%d,"bytes":%d}"#,
+                             classifier.config.version, corpus.rawValue, split.rawValue, scores.count, scores.accuracy, scores.f1,
+                             ms / Double(max(scores.count, 1)), classifier.network.store.parameterCount, bytes))
+            } else {
+                print(String(format: "%@ on %@ %@ (%d sentences): accuracy %.4f, F1 %.4f; %.2f ms per review in batches of 32; %d parameters, %.1f MB",
+                             classifier.config.version, corpus.rawValue, split.rawValue, scores.count, scores.accuracy, scores.f1,
+                             ms / Double(max(scores.count, 1)), classifier.network.store.parameterCount, Double(bytes) / 1e6))
+            }
+        }
+    }
+}
