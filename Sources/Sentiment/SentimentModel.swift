@@ -103,3 +103,42 @@ public struct SentimentScores: Codable, Sendable, Equatable {
         f1 = Classification.binaryF1(predicted: predicted.map { $0 == 1 }, truth: truth.map { $0 == 1 })
     }
 }
+
+/// Any sentiment model the CLI and the service can load: the transformer classifiers and NB-SVM.
+public protocol SentimentClassifier {
+    var version: String { get }
+    var parameterCount: Int { get }
+    func predict(_ texts: [String], batchSize: Int) throws -> [SentimentPrediction]
+}
+
+extension SentimentModel: SentimentClassifier {
+    public var version: String { config.version }
+    public var parameterCount: Int { network.store.parameterCount }
+}
+
+extension NBSVM: SentimentClassifier {
+    public var parameterCount: Int { weights.count * 2 + 1 }  // a weight and a ratio per n-gram, and the bias
+    public func predict(_ texts: [String], batchSize: Int) throws -> [SentimentPrediction] { predict(texts) }
+
+    public static let fileSuffix = ".nbsvm.json"
+
+    public func save(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(self).write(to: url, options: .atomic)
+    }
+}
+
+public enum SentimentModels {
+    /// A `.nbsvm.json` file is NB-SVM; anything else a transformer checkpoint (`.pt` + `.json` + `.vocab.txt`).
+    public static func load(_ url: URL) throws -> any SentimentClassifier {
+        if url.lastPathComponent.hasSuffix(NBSVM.fileSuffix) { return try JSONDecoder().decode(NBSVM.self, from: Data(contentsOf: url)) }
+        return try SentimentModel(contentsOf: url)
+    }
+
+    /// Accuracy and F1 of a classifier on labelled sentences.
+    public static func evaluate(_ model: any SentimentClassifier, on sentences: [ReviewSentence], batchSize: Int = 32) throws -> SentimentScores {
+        let predictions = try model.predict(sentences.map(\.text), batchSize: batchSize)
+        return SentimentScores(predicted: predictions.map { $0.prediction == "positive" ? 1 : 0 }, truth: sentences.map { $0.label! })
+    }
+}

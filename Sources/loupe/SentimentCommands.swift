@@ -17,10 +17,11 @@ extension TrainCommand {
             commandName: "sentiment",
             abstract: "Train a review-sentiment classifier: MiniLM-L6 fine-tuned, or the small transformer from scratch; best epoch by validation accuracy.")
 
-        enum Kind: String, ExpressibleByArgument { case minilm, scratch }
+        enum Kind: String, ExpressibleByArgument { case minilm, scratch, nbsvm }
 
         @Option(help: "Sentences: movie (Pang & Lee, 10,605) or product (Hu & Liu, 3,708).") var corpus: ReviewCorpus = .product
-        @Option(help: "minilm (pretrained MiniLM-L6, fine-tuned) or scratch (a 4-layer transformer from random weights).") var model: Kind = .minilm
+        @Option(help: "minilm (pretrained MiniLM-L6, fine-tuned), scratch (a 4-layer transformer from random weights) or nbsvm (the bigram NB-SVM baseline).")
+        var model: Kind = .minilm
         @Option var epochs = 3
         @Option var batchSize = 32
         @Option(name: .customLong("lr"), help: "Peak learning rate (default 5e-5 for minilm, 5e-4 for scratch).") var learningRate: Double?
@@ -41,6 +42,7 @@ extension TrainCommand {
             let validation = splits[.validation]!, test = splits[.test]!
             if let limit { train = Array(train.prefix(limit)) }
             guard train.count >= batchSize else { throw ValidationError("\(train.count) training sentences are fewer than one batch of \(batchSize)") }
+            if model == .nbsvm { return try trainNBSVM(train: train, validation: validation, test: test) }
             let directory = URL(fileURLWithPath: SentimentPaths.miniLM)
             let tokenizer = try WordPieceTokenizer(vocabularyFile: directory.appendingPathComponent("vocab.txt"))
             var config: SentimentModelConfig
@@ -50,7 +52,7 @@ extension TrainCommand {
                 config = SentimentModelConfig(encoder: try MiniLMConfig.load(from: directory.appendingPathComponent("config.json")), initialisation: .miniLM)
                 network = try TransformerClassifier(encoder: config.encoder)
                 try network.loadEncoder(SafeTensors.load(from: directory.appendingPathComponent("model.safetensors")))
-            case .scratch:
+            case .scratch, .nbsvm:
                 config = .scratch
                 network = try TransformerClassifier(encoder: config.encoder)
             }
@@ -68,7 +70,7 @@ extension TrainCommand {
                                               progress: { bar.update($0, $1, $2) }).run(resume: resume)
             bar.finish()
             let best = try SentimentModel(contentsOf: result.modelFile)
-            let scores = try SentimentTrainer.evaluate(best, on: test)
+            let scores = try SentimentModels.evaluate(best, on: test)
             print(String(format: "best epoch %d; test accuracy %.4f, F1 %.4f (%d sentences); training %.0f s", result.bestEpoch, scores.accuracy,
                          scores.f1, scores.count, result.seconds))
             var destinations = [URL(fileURLWithPath: out ?? ".cache/models/sentiment/\(best.config.version).pt")]
@@ -77,6 +79,25 @@ extension TrainCommand {
                 try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try best.save(to: destination)
                 print("model \(best.config.version) → \(destination.path)")
+            }
+        }
+
+        /// NB-SVM trains on train + validation (it has no epochs to choose) in seconds.
+        func trainNBSVM(train: [ReviewSentence], validation: [ReviewSentence], test: [ReviewSentence]) throws {
+            let start = ContinuousClock.now
+            var model = NBSVM.train((train + validation).map { ($0.text, $0.label!) })
+            let elapsed = ContinuousClock.now - start
+            model.version = "sentiment-\(corpus.rawValue)-nbsvm-\(runTimestamp())"
+            let scores = try SentimentModels.evaluate(model, on: test)
+            print(String(format: "NB-SVM on %d sentences (%d n-grams): test accuracy %.4f, F1 %.4f (%d sentences); training %.2f s",
+                         train.count + validation.count, model.weights.count, scores.accuracy, scores.f1, scores.count,
+                         Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+            var destinations = [URL(fileURLWithPath: out ?? ".cache/models/sentiment/\(model.version)\(NBSVM.fileSuffix)")]
+            if setDefault { destinations.append(URL(fileURLWithPath: SentimentPaths.defaultModel)) }
+            for destination in destinations {
+                try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try model.save(to: destination)
+                print("model \(model.version) → \(destination.path)")
             }
         }
     }
@@ -99,7 +120,7 @@ struct SentimentCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw ValidationError("no sentiment model at \(file.path): train one with `loupe train sentiment --set-default` or pass --model")
         }
-        let classifier = try SentimentModel(contentsOf: file)
+        let classifier = try SentimentModels.load(file)
         var inputs = texts.filter { $0 != "-" }
         if inputs.isEmpty {
             while let line = readLine() { inputs.append(line) }
@@ -131,23 +152,23 @@ extension EvalCommand {
         func run() async throws {
             try runtime.apply()
             let file = URL(fileURLWithPath: model)
-            let classifier = try SentimentModel(contentsOf: file)
+            let classifier = try SentimentModels.load(file)
             let sentences = try ReviewCorpus.load(corpus, directory: data.map { URL(fileURLWithPath: $0) } ?? ReviewCorpus.defaultDirectory)
             let chosen = ReviewCorpus.splits(corpus, sentences: sentences, seed: runtime.seed)[split]!
-            _ = try classifier.probabilities(chosen.prefix(32).map(\.text))  // warm-up
+            _ = try classifier.predict(chosen.prefix(32).map(\.text), batchSize: 32)  // warm-up
             let start = ContinuousClock.now
-            let scores = try SentimentTrainer.evaluate(classifier, on: chosen, batchSize: 32)
+            let scores = try SentimentModels.evaluate(classifier, on: chosen, batchSize: 32)
             let elapsed = ContinuousClock.now - start
             let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             let bytes = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
             if json {
                 print(String(format: #"{"model":"%@","corpus":"%@","split":"%@","count":%d,"accuracy":%.4f,"f1":%.4f,"ms_per_review":%.3f,"parameters":%d,"bytes":%d}"#,
-                             classifier.config.version, corpus.rawValue, split.rawValue, scores.count, scores.accuracy, scores.f1,
-                             ms / Double(max(scores.count, 1)), classifier.network.store.parameterCount, bytes))
+                             classifier.version, corpus.rawValue, split.rawValue, scores.count, scores.accuracy, scores.f1,
+                             ms / Double(max(scores.count, 1)), classifier.parameterCount, bytes))
             } else {
                 print(String(format: "%@ on %@ %@ (%d sentences): accuracy %.4f, F1 %.4f; %.2f ms per review in batches of 32; %d parameters, %.1f MB",
-                             classifier.config.version, corpus.rawValue, split.rawValue, scores.count, scores.accuracy, scores.f1,
-                             ms / Double(max(scores.count, 1)), classifier.network.store.parameterCount, Double(bytes) / 1e6))
+                             classifier.version, corpus.rawValue, split.rawValue, scores.count, scores.accuracy, scores.f1,
+                             ms / Double(max(scores.count, 1)), classifier.parameterCount, Double(bytes) / 1e6))
             }
         }
     }

@@ -1,0 +1,53 @@
+import Foundation
+@testable import Sentiment
+import Testing
+import Torch
+
+@Suite struct SentimentTrainerTests {
+    /// A tiny transformer from scratch learns a rule it can only get from the words (good/great vs
+    /// bad/awful, with distractor words either way); the run keeps its best epoch, resumes, and the saved
+    /// model (weights, config, vocabulary) reloads and predicts the same.
+    @Test func learnsKeepsTheBestEpochAndResumes() throws {
+        let run = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-sentiment-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: run) }
+        let positive = ["good", "great", "lovely"], negative = ["bad", "awful", "broken"], filler = ["ring", "chain", "clasp", "the", "is", "very"]
+        var rng = SeededGenerator(seed: 7)
+        func sentence(_ i: Int) -> ReviewSentence {
+            let label = i % 2
+            let word = (label == 1 ? positive : negative).randomElement(using: &rng)!
+            var words = (0 ..< 4).map { _ in filler.randomElement(using: &rng)! }
+            words.insert(word, at: Int.random(in: 0 ... 4, using: &rng))
+            return ReviewSentence(id: "\(i)", rating: label == 1 ? 2 : -2, text: words.joined(separator: " "))
+        }
+        let train = (0 ..< 256).map(sentence), validation = (256 ..< 320).map(sentence)
+        let tokenizer = try WordPieceTokenizer(tokens: ["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + positive + negative + filler)
+        var encoder = MiniLMConfig()
+        (encoder.vocabularySize, encoder.hidden, encoder.heads, encoder.intermediate, encoder.layers, encoder.maxPositions) = (tokenizer.tokens.count, 32, 2, 64, 1, 16)
+        (encoder.hiddenDropout, encoder.attentionDropout) = (0, 0)
+        var config = SentimentModelConfig(encoder: encoder, initialisation: .scratch)
+        config.maxLength = 16
+        LibTorch.manualSeed(0)
+        let model = SentimentModel(config: config, tokenizer: tokenizer, network: try TransformerClassifier(encoder: encoder))
+        var options = SentimentTrainingOptions()
+        (options.epochs, options.batchSize, options.learningRate, options.warmupFraction) = (2, 16, 3e-3, 0)
+        _ = try SentimentTrainer(model: model, options: options, train: train, validation: validation, runDirectory: run, log: { _ in },
+                                 progress: { _, _, _ in }).run(resume: false)
+        options.epochs = 6
+        var logs: [String] = []
+        let result = try SentimentTrainer(model: model, options: options, train: train, validation: validation, runDirectory: run,
+                                          log: { logs.append($0) }, progress: { _, _, _ in }).run(resume: true)
+        #expect(logs.first == "resuming after epoch 2")
+        #expect(result.history.count == 6)
+        let best = result.history.max { $0.validation.accuracy < $1.validation.accuracy }!
+        #expect(best.validation.accuracy >= 0.95, "\(result.history.map(\.validation.accuracy))")
+        #expect(result.bestEpoch == best.epoch)
+        let reloaded = try SentimentModel(contentsOf: result.modelFile)
+        #expect(try SentimentTrainer.evaluate(reloaded, on: validation) == best.validation)
+        let predictions = try reloaded.predict(["the ring is great", "the clasp is broken"])
+        #expect(predictions.map(\.prediction) == ["positive", "negative"])
+        #expect(predictions.allSatisfy { $0.confidence > 0.5 && $0.confidence <= 1 })
+        for file in ["loss.png", "accuracy.png", "state.json", "model.json", "model.vocab.txt"] {
+            #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), "\(file)")
+        }
+    }
+}
