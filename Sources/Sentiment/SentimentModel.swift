@@ -30,6 +30,8 @@ public struct SentimentModelConfig: Codable, Sendable, Equatable {
 public struct SentimentPrediction: Codable, Sendable, Equatable {
     public let prediction: String
     public let confidence: Double
+
+    public init(prediction: String, confidence: Double) { (self.prediction, self.confidence) = (prediction, confidence) }
 }
 
 /// A trained classifier with its tokenizer: text in, label and probability out.

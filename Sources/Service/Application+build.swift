@@ -18,6 +18,8 @@ public struct ServiceDependencies: Sendable {
     public var users: any UserLookup
     /// The generator behind `POST /v1/synthetic-images` (nil: the endpoint answers 503).
     public var synthesizer: (any ImageSynthesizer)?
+    /// Scores reviews as they arrive (nil: posting a review answers 503).
+    public var reviewScorer: (any ReviewScorer)?
     /// Background services run beside the HTTP server (the model watcher, the object collector).
     public var services: [any Service]
 
@@ -40,9 +42,14 @@ public struct ServiceDependencies: Sendable {
         let collector = ObjectCollector(store: objects, drafts: drafts, gracePeriod: configuration.orphanGracePeriod,
                                         interval: configuration.collectorInterval, logger: logger)
         let synthesizer = try configuration.ganModel.map { try GANServer(contentsOf: URL(fileURLWithPath: $0)) }
+        let scorer = try configuration.sentimentModel.map { try SentimentServer(contentsOf: URL(fileURLWithPath: $0)) }
+        if let scorer { logger.info("sentiment model loaded", metadata: ["version": "\(scorer.version)"]) }
         if let synthesizer { logger.info("synthetic-image generator loaded", metadata: ["version": "\(synthesizer.version)"]) }
-        return ServiceDependencies(database: database, client: client, objects: objects, drafts: drafts, generator: server,
-                                   users: PostgresUserLookup(client: client), synthesizer: synthesizer, services: [client, watcher, collector])
+        var dependencies = ServiceDependencies(database: database, client: client, objects: objects, drafts: drafts, generator: server,
+                                               users: PostgresUserLookup(client: client), synthesizer: synthesizer,
+                                               services: [client, watcher, collector])
+        dependencies.reviewScorer = scorer
+        return dependencies
     }
 }
 
@@ -84,6 +91,7 @@ public func buildRouter(_ configuration: ServiceConfiguration, dependencies d: S
     AdminController(jobs: jobs, reports: FeedbackReportRepository(client: d.client)).addRoutes(to: router)
     SyntheticImageController(synthesizer: d.synthesizer, images: SyntheticImageRepository(client: d.client), objects: d.objects,
                              maxCount: configuration.maxSyntheticImages).addRoutes(to: router)
+    ReviewController(scorer: d.reviewScorer, reviews: ReviewRepository(client: d.client)).addRoutes(to: router)
     HealthController(client: d.client, drafts: d.drafts, generator: d.generator, openAPI: try ServiceResources.openAPI(),
                      registry: ServiceMetrics.registry).addRoutes(to: router)
     try await PagesController(api: controller, users: d.users, templates: ServiceResources.templates()).addRoutes(to: router)

@@ -30,6 +30,8 @@ public struct ServiceConfiguration: Sendable {
     public var databaseConnections = 16
     /// The conditional GAN behind `POST /v1/synthetic-images` (nil: the endpoint answers 503).
     public var ganModel: String?
+    /// The sentiment model that scores reviews as they arrive (nil: posting a review answers 503).
+    public var sentimentModel: String?
     /// Most images one synthetic-image request may ask for.
     public var maxSyntheticImages = 16
 

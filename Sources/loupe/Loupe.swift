@@ -8,7 +8,7 @@ struct Loupe: AsyncParsableCommand {
         commandName: "loupe",
         abstract: "Turns jewellery photos into draft marketplace listings.",
         subcommands: [MigrateCommand.self, CatalogCommand.self, FixturesCommand.self, ImageCommand.self, CheckpointCommand.self,
-                      TrainCommand.self, DescribeCommand.self, EvalCommand.self, ServeCommand.self, UsersCommand.self, WorkerCommand.self, RetrainCommand.self, ModelsCommand.self, GANCommand.self, SentimentCommand.self, SelfCheck.self, Bench.self]
+                      TrainCommand.self, DescribeCommand.self, EvalCommand.self, ServeCommand.self, UsersCommand.self, WorkerCommand.self, RetrainCommand.self, ModelsCommand.self, GANCommand.self, SentimentCommand.self, ReviewsCommand.self, SelfCheck.self, Bench.self]
     )
 }
 

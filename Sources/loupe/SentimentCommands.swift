@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Sentiment
+import Service
+import Store
 import Torch
 
 enum SentimentPaths {
@@ -170,6 +172,61 @@ extension EvalCommand {
                              classifier.version, corpus.rawValue, split.rawValue, scores.count, scores.accuracy, scores.f1,
                              ms / Double(max(scores.count, 1)), classifier.parameterCount, Double(bytes) / 1e6))
             }
+        }
+    }
+}
+
+/// `loupe reviews import FILE`: scores each review with the sentiment model and stores it; bad rows are
+/// reported with their line and skipped.
+struct ReviewsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reviews", abstract: "Customer reviews.", subcommands: [Import.self])
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import reviews from CSV or TSV (header: product,rating,text,time; product is the external id), scoring sentiment and aspects.")
+        @Argument(help: "A .csv or .tsv file.") var file: String
+        @Option(help: "Sentiment model (default: LOUPE_SENTIMENT_MODEL or .cache/models/sentiment/default.pt).") var model: String?
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var runtime: RuntimeOptions
+
+        func run() async throws {
+            try runtime.apply()
+            let parsed: ReviewFile
+            do { parsed = try ReviewFile(contentsOf: URL(fileURLWithPath: file)) } catch let error as ReviewFileError {
+                throw ValidationError(error.description)
+            }
+            let modelFile = URL(fileURLWithPath: model ?? SentimentPaths.defaultModel)
+            guard FileManager.default.fileExists(atPath: modelFile.path) else {
+                throw ValidationError("no sentiment model at \(modelFile.path): train one with `loupe train sentiment --set-default` or pass --model")
+            }
+            let analyzer = ReviewAnalyzer(classifier: try SentimentModels.load(modelFile))
+            let logger = makeLogger("loupe.reviews")
+            var problems = parsed.problems
+            let config = try database.configuration()
+            let externalIDs = Array(Set(parsed.rows.map(\.product)))
+            let products = try await config.withClient(connections: 1, logger: logger) { client in
+                try await ReviewRepository(client: client).productIDs(externalIDs: externalIDs, logger: logger)
+            }
+            var good: [(ReviewFile.Row, Int64)] = []
+            for row in parsed.rows {
+                if let id = products[row.product] { good.append((row, id)) } else {
+                    problems.append(.init(line: row.line, reason: "unknown product '\(row.product)'"))
+                }
+            }
+            var reviews: [NewReview] = []
+            for start in stride(from: 0, to: good.count, by: 256) {
+                let chunk = Array(good[start ..< min(start + 256, good.count)])
+                for (item, analysis) in zip(chunk, try analyzer.analyze(chunk.map(\.0.text))) {
+                    reviews.append(NewReview(productID: item.1, rating: item.0.rating, text: item.0.text, reviewedAt: item.0.time, analysis: analysis,
+                                             modelVersion: analyzer.version, source: "import", createdBy: nil))
+                }
+            }
+            let scored = reviews
+            let imported = try await config.withClient(connections: 1, logger: logger) { client in
+                try await ReviewRepository(client: client).insert(scored, logger: logger).count
+            }
+            for problem in problems.sorted(by: { $0.line < $1.line }) { printError("skipped \(problem)") }
+            print("imported \(imported) reviews, skipped \(problems.count) (sentiment by \(analyzer.version))")
         }
     }
 }

@@ -27,6 +27,8 @@ struct ServeCommand: AsyncParsableCommand {
     var retrainAfter: Int?
     @Option(help: "Conditional GAN for POST /v1/synthetic-images (LOUPE_GAN_MODEL, default .cache/models/gan/catalogue.pt when present; 'none': off).")
     var ganModel: String?
+    @Option(help: "Sentiment model that scores reviews as they arrive (LOUPE_SENTIMENT_MODEL, default .cache/models/sentiment/default.pt when present; 'none': off).")
+    var sentimentModel: String?
 
     func run() async throws {
         try runtime.apply()
@@ -55,6 +57,12 @@ struct ServeCommand: AsyncParsableCommand {
             config.ganModel = gan == "none" ? nil : gan
         } else if FileManager.default.fileExists(atPath: ".cache/models/gan/catalogue.pt") {
             config.ganModel = ".cache/models/gan/catalogue.pt"
+        }
+        let sentiment = sentimentModel ?? environment["LOUPE_SENTIMENT_MODEL"]
+        if let sentiment {
+            config.sentimentModel = sentiment == "none" ? nil : sentiment
+        } else if FileManager.default.fileExists(atPath: SentimentPaths.defaultModel) {
+            config.sentimentModel = SentimentPaths.defaultModel
         }
         let logger = makeLogger("loupe.serve")
         let dependencies = try ServiceDependencies.live(config, database: try database.configuration(), logger: logger)
