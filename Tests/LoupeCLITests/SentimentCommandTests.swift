@@ -1,5 +1,6 @@
 import Foundation
 import LoupeTestSupport
+import Store
 import Testing
 
 /// `loupe train sentiment`, `loupe sentiment` and `loupe eval sentiment` as a user runs them.
@@ -38,5 +39,48 @@ import Testing
         #expect(one.status == 0 && one.stdout.contains("\"prediction\""), "\(one.stderr)")
         let missing = try await runProcess(loupeExecutable(), ["sentiment", "--model", dir.appendingPathComponent("none.pt").path, "x"])
         #expect(missing.status != 0 && missing.stderr.contains("no sentiment model"), "\(missing.stderr)")
+    }
+
+    /// `loupe reviews import`: good rows are scored and stored, bad ones reported by line and skipped.
+    @Test(.timeLimit(.minutes(8))) func importsReviews() async throws {
+        try await TestDatabase.with { db in
+            try await db.migrateProject()
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-reviews-cli-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            _ = try await db.scalar("INSERT INTO artisans (handle, display_name) VALUES ('anna', 'Anna') RETURNING id")
+            for external in ["p-1", "p-2"] {
+                _ = try await db.scalar("""
+                    INSERT INTO products (external_id, artisan_id, title, split, taxonomy_version)
+                    SELECT '\(external)', id, 'A piece', 'train', 1 FROM artisans WHERE handle = 'anna' RETURNING id
+                    """)
+            }
+            let nb = dir.appendingPathComponent("nb.nbsvm.json").path
+            let train = try await runProcess(loupeExecutable(), ["train", "sentiment", "--corpus", "product", "--model", "nbsvm", "--data",
+                                                                 repositoryRoot.appendingPathComponent(".cache/data/reviews").path, "--out", nb])
+            #expect(train.status == 0, "\(train.stderr)")
+            let csv = dir.appendingPathComponent("reviews.csv")
+            try Data("""
+                product,rating,text,time
+                p-1,5,"Great quality, works perfectly. Highly recommend!",2026-10-01
+                p-1,1,"Terrible quality, it broke after one day. Do not buy.",2026-11-12
+                p-2,4,Nice,
+                p-9,5,unknown product,2026-10-01
+                p-2,8,too many stars,2026-10-01
+
+                """.utf8).write(to: csv)
+            let url = ServeCommandTests.url(db)
+            let run = try await runProcess(loupeExecutable(), ["reviews", "import", csv.path, "--model", nb, "--database-url", url])
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.contains("imported 3 reviews, skipped 2"), "\(run.stdout)")
+            #expect(run.stderr.contains("line 5: unknown product 'p-9'") && run.stderr.contains("line 6: rating '8' is not 1–5"), "\(run.stderr)")
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM reviews WHERE source = 'import'") == 3)
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM reviews WHERE rating = 1 AND sentiment = 'negative'") == 1)
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM reviews WHERE rating = 5 AND sentiment = 'positive'") == 1)
+            #expect(try await db.scalar("SELECT count(*)::bigint FROM review_aspects a JOIN reviews r ON r.id = a.review_id WHERE r.rating = 1 AND a.aspect = 'quality'") == 1)
+            let bad = try await runProcess(loupeExecutable(), ["reviews", "import", csv.path, "--model", dir.appendingPathComponent("none.pt").path,
+                                                               "--database-url", url])
+            #expect(bad.status != 0 && bad.stderr.contains("no sentiment model"))
+        }
     }
 }
