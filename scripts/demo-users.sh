@@ -31,4 +31,7 @@ admin=$(grep '^demo-admin=' "$file" | cut -d= -f2 || true)
 echo "  try:        curl -H 'Authorization: Bearer $artisan' -F photo=@Fixtures/catalogue/images/fx-2026-000001.jpg http://localhost:$port/v1/drafts"
 echo "  retrain:    curl -X POST -H 'Authorization: Bearer $admin' http://localhost:$port/v1/admin/retrain   (the worker runs it)"
 echo "  report:     curl -H 'Authorization: Bearer $admin' http://localhost:$port/v1/admin/feedback-report"
+echo "  review:     curl -H 'Authorization: Bearer $admin' -H 'Content-Type: application/json' -d '{\"text\": \"Lovely colour but it tarnished in a week\", \"rating\": 3}' http://localhost:$port/v1/products/1/reviews"
+echo "  summary:    curl -H 'Authorization: Bearer $admin' http://localhost:$port/v1/products/1/review-summary"
+echo "  synthetic:  curl -H 'Authorization: Bearer $admin' -H 'Content-Type: application/json' -d '{\"category\": \"ring\", \"metal\": \"rose-gold\", \"n\": 4}' http://localhost:$port/v1/synthetic-images   (after make gan)"
 echo

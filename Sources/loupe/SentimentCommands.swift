@@ -7,8 +7,21 @@ import Torch
 
 enum SentimentPaths {
     static var miniLM: String { ProcessInfo.processInfo.environment["LOUPE_MINILM"] ?? ".cache/models/minilm-l6" }
-    /// The model `loupe sentiment` uses when given none: written by `loupe train sentiment --set-default`.
-    static var defaultModel: String { ProcessInfo.processInfo.environment["LOUPE_SENTIMENT_MODEL"] ?? ".cache/models/sentiment/default.pt" }
+    static let defaultTransformer = ".cache/models/sentiment/default.pt"
+    static let defaultNBSVM = ".cache/models/sentiment/default" + NBSVM.fileSuffix
+    /// The model `loupe sentiment`, `reviews import` and `serve` use when given none: LOUPE_SENTIMENT_MODEL,
+    /// else the default written by `loupe train sentiment --set-default` (a transformer's `default.pt` or
+    /// NB-SVM's `default.nbsvm.json`; setting one removes the other).
+    static var defaultModel: String {
+        if let path = ProcessInfo.processInfo.environment["LOUPE_SENTIMENT_MODEL"] { return path }
+        return FileManager.default.fileExists(atPath: defaultNBSVM) ? defaultNBSVM : defaultTransformer
+    }
+
+    /// Makes `model` the default: the one default file of its kind, the other kind's removed.
+    static func setDefault(nbsvm: Bool) -> URL {
+        try? FileManager.default.removeItem(atPath: nbsvm ? defaultTransformer : defaultNBSVM)
+        return URL(fileURLWithPath: nbsvm ? defaultNBSVM : defaultTransformer)
+    }
 }
 
 extension ReviewCorpus: ExpressibleByArgument {}
@@ -76,7 +89,7 @@ extension TrainCommand {
             print(String(format: "best epoch %d; test accuracy %.4f, F1 %.4f (%d sentences); training %.0f s", result.bestEpoch, scores.accuracy,
                          scores.f1, scores.count, result.seconds))
             var destinations = [URL(fileURLWithPath: out ?? ".cache/models/sentiment/\(best.config.version).pt")]
-            if setDefault { destinations.append(URL(fileURLWithPath: SentimentPaths.defaultModel)) }
+            if setDefault { destinations.append(SentimentPaths.setDefault(nbsvm: false)) }
             for destination in destinations {
                 try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try best.save(to: destination)
@@ -95,7 +108,7 @@ extension TrainCommand {
                          train.count + validation.count, model.weights.count, scores.accuracy, scores.f1, scores.count,
                          Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
             var destinations = [URL(fileURLWithPath: out ?? ".cache/models/sentiment/\(model.version)\(NBSVM.fileSuffix)")]
-            if setDefault { destinations.append(URL(fileURLWithPath: SentimentPaths.defaultModel)) }
+            if setDefault { destinations.append(SentimentPaths.setDefault(nbsvm: true)) }
             for destination in destinations {
                 try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try model.save(to: destination)
@@ -111,7 +124,7 @@ struct SentimentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sentiment", abstract: "Classify review texts as positive or negative; prints one JSON object per text.")
     @Argument(help: "Texts to classify; none or '-' reads one per line from standard input.") var texts: [String] = []
-    @Option(help: "Model written by `loupe train sentiment` (default: LOUPE_SENTIMENT_MODEL or .cache/models/sentiment/default.pt).")
+    @Option(help: "Model written by `loupe train sentiment` (default: LOUPE_SENTIMENT_MODEL or the default set by --set-default).")
     var model: String?
     @Option(help: "Texts per batch.") var batch = 32
     @OptionGroup var runtime: RuntimeOptions
@@ -185,7 +198,7 @@ struct ReviewsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import reviews from CSV or TSV (header: product,rating,text,time; product is the external id), scoring sentiment and aspects.")
         @Argument(help: "A .csv or .tsv file.") var file: String
-        @Option(help: "Sentiment model (default: LOUPE_SENTIMENT_MODEL or .cache/models/sentiment/default.pt).") var model: String?
+        @Option(help: "Sentiment model (default: LOUPE_SENTIMENT_MODEL or the default set by `loupe train sentiment --set-default`).") var model: String?
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var runtime: RuntimeOptions
 

@@ -27,7 +27,7 @@ struct ServeCommand: AsyncParsableCommand {
     var retrainAfter: Int?
     @Option(help: "Conditional GAN for POST /v1/synthetic-images (LOUPE_GAN_MODEL, default .cache/models/gan/catalogue.pt when present; 'none': off).")
     var ganModel: String?
-    @Option(help: "Sentiment model that scores reviews as they arrive (LOUPE_SENTIMENT_MODEL, default .cache/models/sentiment/default.pt when present; 'none': off).")
+    @Option(help: "Sentiment model that scores reviews as they arrive (LOUPE_SENTIMENT_MODEL, default: the one set by `loupe train sentiment --set-default`, when present; 'none': off).")
     var sentimentModel: String?
 
     func run() async throws {
