@@ -5,22 +5,7 @@ import Torch
 
 /// Hugging Face transformers 4.30.2 `BertModel` over Debian's PyTorch 1.13 (scripts/install-pyref.sh).
 func transformersReference(_ script: String, input: Data) throws -> Data {
-    let python = repositoryRoot.appendingPathComponent(".cache/pyref-torch/bin/python")
-    guard FileManager.default.isExecutableFile(atPath: python.path) else {
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "\(python.path): run scripts/install-pyref.sh"])
-    }
-    let process = Process()
-    process.executableURL = python
-    process.arguments = ["-c", script, miniLM.path]
-    let stdin = Pipe(), stdout = Pipe()
-    (process.standardInput, process.standardOutput) = (stdin, stdout)
-    try process.run()
-    stdin.fileHandleForWriting.write(input)
-    try stdin.fileHandleForWriting.close()
-    let data = stdout.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad) }
-    return data
+    try python(".cache/pyref-torch/bin/python", script, arguments: [miniLM.path], input: input)
 }
 
 @Suite struct MiniLMTests {

@@ -7,7 +7,12 @@ let miniLM = repositoryRoot.appendingPathComponent(".cache/models/minilm-l6")
 
 /// The reference packages' Python (scripts/install-pyref.sh) on `script` with `input` on stdin.
 func pyref(_ script: String, arguments: [String] = [], input: Data = Data()) throws -> Data {
-    let python = repositoryRoot.appendingPathComponent(".cache/pyref/bin/python")
+    try python(".cache/pyref/bin/python", script, arguments: arguments, input: input)
+}
+
+/// A Python of one of install-pyref.sh's environments (`venv`, relative to the repository) on a script.
+func python(_ venv: String, _ script: String, arguments: [String], input: Data) throws -> Data {
+    let python = repositoryRoot.appendingPathComponent(venv)
     guard FileManager.default.isExecutableFile(atPath: python.path) else {
         throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "\(python.path): run scripts/install-pyref.sh"])
     }
