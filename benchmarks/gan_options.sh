@@ -26,7 +26,7 @@ for name in $ORDER; do
     start=$(date +%s)
     # shellcheck disable=SC2086
     "$LOUPE" train gan --data fashion-mnist --epochs "$EPOCHS" --ema 0.999 --fid-every 0 --threads "$THREADS" \
-      --run "$run" --out "$run/generator.pt" ${ARGS[$name]} 2>&1 | tr '\r' '\n' | grep -v ETA > "$run.log" || { tail -5 "$run.log"; exit 1; }
+      --run "$run" --out "$run/generator.pt" ${ARGS[$name]} 2>&1 | tr '\r' '\n' | grep -v '%) ETA' > "$run.log" || { tail -5 "$run.log"; exit 1; }
     echo $(( $(date +%s) - start )) > "$run.seconds"
   fi
   cp "$run/generator.json" "$run/generator-last.json"
@@ -35,10 +35,10 @@ for name in $ORDER; do
     [ -f "$run/fid-$which.json" ] || "$LOUPE" eval gan --model "$model" --samples "$FID" --threads "$THREADS" --json 2>/dev/null | tail -1 > "$run/fid-$which.json"
   done
 done
-printf "| run | epochs | train s | FID live | FID EMA 0.999 | modes (entropy) |\n|---|---|---|---|---|---|\n"
+printf "| run | epochs | train s | FID live | FID EMA 0.999 | classes covered (entropy), EMA |\n|---|---|---|---|---|---|\n"
 for name in $ORDER; do
   run="$OUT/$name"
-  modes=$(grep -o "modes [0-9]* (entropy [0-9.]*)" "$run.log" | tail -1 | sed 's/modes //')
+  modes=$(python3 -c "import json; m = json.load(open('$run/state.json'))['history'][-1]['modes']; print('%d (%.2f)' % (m['distinctModes'], m['entropy']))")
   printf "| %s | %s | %s | %s | %s | %s |\n" "$name" "$EPOCHS" "$(cat "$run.seconds")" \
     "$(python3 -c "import json;print('%.1f'%json.load(open('$run/fid-last.json'))['fid'])")" \
     "$(python3 -c "import json;print('%.1f'%json.load(open('$run/fid-ema.json'))['fid'])")" "$modes"

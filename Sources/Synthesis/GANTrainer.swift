@@ -30,10 +30,12 @@ public struct GANTrainingOptions: Codable, Sendable, Equatable {
     public var ema = 0.0
     /// Mirror each real image left–right with probability ½ (the catalogue's photos; not Fashion-MNIST).
     public var flip = false
+    /// Differentiable augmentation of everything the discriminator sees (`DiffAugment`): for small sets.
+    public var diffAugment = false
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case epochs, batchSize, learningRate, beta1, realLabel, seed, samples, loss, ema, flip }
+    enum CodingKeys: String, CodingKey { case epochs, batchSize, learningRate, beta1, realLabel, seed, samples, loss, ema, flip, diffAugment }
 
     /// Runs saved before `loss` and `ema` existed read as the seed's.
     public init(from decoder: Decoder) throws {
@@ -48,6 +50,7 @@ public struct GANTrainingOptions: Codable, Sendable, Equatable {
         loss = try c.decodeIfPresent(GANLoss.self, forKey: .loss) ?? .bce
         ema = try c.decodeIfPresent(Double.self, forKey: .ema) ?? 0
         flip = try c.decodeIfPresent(Bool.self, forKey: .flip) ?? false
+        diffAugment = try c.decodeIfPresent(Bool.self, forKey: .diffAugment) ?? false
     }
 }
 
@@ -165,6 +168,10 @@ public final class GANTrainer {
             try optD.load(from: runDirectory.appendingPathComponent("optimizer-d.pt"))
             if let average { try average.store.load(Checkpoint.load(from: averageURL)) }
         }
+        // What the generator should look like: a grid of training images beside the epochs' grids.
+        try ImageEncoder.writePNG(ImageEncoder.grid(images.slice(dim: 0, 0 ..< min(options.samples, images.shape[0])), columns: 8, padding: 2,
+                                                    background: 1),
+                                  to: runDirectory.appendingPathComponent("samples/real.png"), range: -1 ... 1)
         // The grid's latent vectors: the same every epoch and after a resume.
         LibTorch.manualSeed(options.seed &+ 1)
         let fixedLatent = try Tensor.randn([options.samples, config.latent])
@@ -174,7 +181,7 @@ public final class GANTrainer {
         let n = images.shape[0]
         let steps = n / options.batchSize  // full batches only: BatchNorm statistics of a tiny last batch are noise
         let step = GANStep(generator: generator, discriminator: discriminator, optG: optG, optD: optD, realLabel: options.realLabel,
-                           loss: options.loss, average: average.map { ($0, options.ema) })
+                           loss: options.loss, average: average.map { ($0, options.ema) }, augment: options.diffAugment)
         var rng = SplitMix64(seed: state.rngState)
         let start = Date()
         let startEpoch = state.epoch
@@ -301,12 +308,17 @@ public struct GANStep {
     public let realLabel: Double
     public let loss: GANLoss
     let average: (generator: Generator, decay: Double)?
+    /// DiffAugment on every discriminator input.
+    public let augment: Bool
 
     public init(generator: Generator, discriminator: Discriminator, optG: Optimizer, optD: Optimizer, realLabel: Double, loss: GANLoss = .bce,
-                average: (Generator, Double)? = nil) {
+                average: (Generator, Double)? = nil, augment: Bool = false) {
         (self.generator, self.discriminator, self.optG, self.optD, self.realLabel, self.loss) = (generator, discriminator, optG, optD, realLabel, loss)
         self.average = average.map { (generator: $0.0, decay: $0.1) }
+        self.augment = augment
     }
+
+    func view(_ x: Tensor) throws -> Tensor { augment ? try DiffAugment.apply(x) : x }
 
     public struct Output { public let discriminatorLoss, generatorLoss, realScore, fakeScore: Double }
 
@@ -315,8 +327,8 @@ public struct GANStep {
         let b = real.shape[0]
         let fake = try generator(Tensor.randn([b, generator.config.latent]), labels: labels)  // (B, C, S, S)
         try optD.zeroGrad()
-        let realLogits = try discriminator(real, labels: labels)                 // (B)
-        let fakeLogits = try discriminator(fake.detach(), labels: labels)        // (B)
+        let realLogits = try discriminator(view(real), labels: labels)           // (B)
+        let fakeLogits = try discriminator(view(fake.detach()), labels: labels)  // (B)
         let dLoss: Tensor
         switch loss {
         case .bce:
@@ -328,7 +340,7 @@ public struct GANStep {
         try dLoss.backward()
         try optD.step()
         try optG.zeroGrad()
-        let gLogits = try discriminator(fake, labels: labels)
+        let gLogits = try discriminator(view(fake), labels: labels)
         let gLoss = loss == .bce ? try Functional.binaryCrossEntropyWithLogits(gLogits, target: Tensor.ones([b])) : try gLogits.mean().neg()
         try gLoss.backward()
         try optG.step()

@@ -22,6 +22,9 @@ extension TrainCommand {
         @Option(help: "Adversarial loss: bce (the seed) or hinge.") var loss: GANLoss = .bce
         @Option(help: "Average the generator's weights with this EMA decay, e.g. 0.999 (0: off).") var ema = 0.0
         @Flag(help: "Spectral normalisation in the discriminator (instead of its BatchNorm).") var spectralNorm = false
+        @Flag(inversion: .prefixedNo,
+              help: "DiffAugment (colour, translation, cutout) on every discriminator input (default: on for the catalogue, off for Fashion-MNIST).")
+        var diffAugment: Bool?
         @Option var epochs = 25
         @Option var batchSize = 128
         @Option(name: .customLong("lr")) var learningRate = 2e-4
@@ -62,10 +65,12 @@ extension TrainCommand {
             var options = GANTrainingOptions()
             (options.epochs, options.batchSize, options.learningRate, options.seed) = (epochs, batchSize, learningRate, runtime.seed)
             (options.loss, options.ema, options.flip) = (loss, ema, data == .catalogue)
+            options.diffAugment = diffAugment ?? (data == .catalogue)
             let runURL = URL(fileURLWithPath: run ?? ".cache/runs/gan-\(runTimestamp())")
             let conditioned = set.conditions.isEmpty ? "" : ", conditioned on " + set.conditions.map(\.name).joined(separator: " and ")
             print("training the DCGAN on \(set.count) \(data.rawValue) images (\(config.imageSize)×\(config.imageSize)\(conditioned); loss \(loss.rawValue)"
-                  + (ema > 0 ? ", EMA \(ema)" : "") + (spectralNorm ? ", spectral norm" : "") + "); run directory \(runURL.path)")
+                  + (ema > 0 ? ", EMA \(ema)" : "") + (spectralNorm ? ", spectral norm" : "") + (options.diffAugment ? ", DiffAugment" : "")
+                  + "); run directory \(runURL.path)")
             let watcher = try makeMonitor(set: set, bar: bar)
             let result = try GANTrainer(options: options, config: config, images: set.images, labels: set.labels, runDirectory: runURL,
                                         monitor: watcher, log: { bar.log($0) }, progress: { bar.update($0, $1, $2) }).run(resume: resume)

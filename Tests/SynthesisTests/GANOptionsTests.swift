@@ -136,3 +136,36 @@ import Torch
         #expect(corner.allSatisfy { abs($0 - 1) < 1e-5 }, "\(corner)")  // padding is white
     }
 }
+
+@Suite struct DiffAugmentTests {
+    /// Each part does what it says on a known image, and gradients reach the generator through it.
+    @Test func augmentationsAreDifferentiableAndDoWhatTheySay() throws {
+        LibTorch.manualSeed(5)
+        let x = try (Tensor.rand([6, 3, 16, 16]) * 2 - 1).requiresGrad(true)
+        let y = try DiffAugment.apply(x)
+        #expect(y.shape == [6, 3, 16, 16])
+        try y.sum().backward()
+        #expect(try x.grad!.abs().sum().item() > 0)
+        // Cutout zeroes one 8×8 square (64 of 256 pixels, fewer at an edge) and keeps the rest.
+        let ones = try Tensor.ones([4, 1, 16, 16])
+        let cut = try DiffAugment.cutout(ones)
+        for i in 0 ..< 4 {
+            let zeros = 256 - Int(try cut.select(dim: 0, index: i).sum().item())
+            #expect(zeros >= 16 && zeros <= 64, "\(zeros) zeroed")
+        }
+        // Translation moves the content by whole pixels and fills with 0: a single lit pixel stays one pixel.
+        let dot = try Tensor.zeros([8, 1, 16, 16])
+        try withNoGrad { try dot.slice(dim: 2, 8 ..< 9).slice(dim: 3, 8 ..< 9).fill_(1) }
+        let moved = try DiffAugment.translate(dot)
+        for i in 0 ..< 8 {
+            let image = try moved.select(dim: 0, index: i)
+            #expect(try image.sum().item() == 1 && image.max().item() == 1)
+        }
+        // Colour: a constant grey image stays constant within each image (brightness and contrast move it as a whole).
+        let grey = try DiffAugment.colour(Tensor.zeros([4, 3, 8, 8]))
+        for i in 0 ..< 4 {
+            let image = try grey.select(dim: 0, index: i)
+            #expect(try (image.max() - image.min()).item() < 1e-6)
+        }
+    }
+}
