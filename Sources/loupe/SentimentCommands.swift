@@ -88,12 +88,17 @@ extension TrainCommand {
             let scores = try SentimentModels.evaluate(best, on: test)
             print(String(format: "best epoch %d; test accuracy %.4f, F1 %.4f (%d sentences); training %.0f s", result.bestEpoch, scores.accuracy,
                          scores.f1, scores.count, result.seconds))
-            var destinations = [URL(fileURLWithPath: out ?? ".cache/models/sentiment/\(best.config.version).pt")]
-            if setDefault { destinations.append(SentimentPaths.setDefault(nbsvm: false)) }
+            try saveCopies(version: best.config.version, fileName: "\(best.config.version).pt", nbsvm: false) { try best.save(to: $0) }
+        }
+
+        /// Writes the model to --out (or .cache/models/sentiment/<fileName>) and, with --set-default, to the default path.
+        func saveCopies(version: String, fileName: String, nbsvm: Bool, save: (URL) throws -> Void) throws {
+            var destinations = [URL(fileURLWithPath: out ?? ".cache/models/sentiment/\(fileName)")]
+            if setDefault { destinations.append(SentimentPaths.setDefault(nbsvm: nbsvm)) }
             for destination in destinations {
                 try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try best.save(to: destination)
-                print("model \(best.config.version) → \(destination.path)")
+                try save(destination)
+                print("model \(version) → \(destination.path)")
             }
         }
 
@@ -107,13 +112,8 @@ extension TrainCommand {
             print(String(format: "NB-SVM on %d sentences (%d n-grams): test accuracy %.4f, F1 %.4f (%d sentences); training %.2f s",
                          train.count + validation.count, model.weights.count, scores.accuracy, scores.f1, scores.count,
                          Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
-            var destinations = [URL(fileURLWithPath: out ?? ".cache/models/sentiment/\(model.version)\(NBSVM.fileSuffix)")]
-            if setDefault { destinations.append(SentimentPaths.setDefault(nbsvm: true)) }
-            for destination in destinations {
-                try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try model.save(to: destination)
-                print("model \(model.version) → \(destination.path)")
-            }
+            let trained = model
+            try saveCopies(version: model.version, fileName: model.version + NBSVM.fileSuffix, nbsvm: true) { try trained.save(to: $0) }
         }
     }
 }
