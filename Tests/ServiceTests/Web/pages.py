@@ -9,7 +9,7 @@ import sys
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 base, artisan, moderator, photo = sys.argv[1:5]
@@ -19,7 +19,21 @@ for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-s
 options.binary_location = "/usr/bin/chromium"
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 # Pages are replaced on every form post: an element found on the old page goes stale.
-wait = WebDriverWait(driver, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+# A poll may touch a node of the page being replaced: Chrome then answers "stale element" or, since
+# about version 150, a plain WebDriverException "Node with given id does not belong to the document".
+# Either means "not yet"; a condition that never holds still ends in a timeout.
+wait = WebDriverWait(driver, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException, WebDriverException))
+
+
+def replaced(old):
+    """A wait condition: the page that `old` (its html element) belonged to is gone."""
+    def gone(_):
+        try:
+            old.tag_name
+            return False
+        except (StaleElementReferenceException, WebDriverException):
+            return True
+    return gone
 seen = {}
 
 
@@ -92,11 +106,18 @@ try:
     description = driver.find_element(By.ID, "description")
     description.clear()
     description.send_keys("A rose gold piece, made by hand.")
+    # The edit posts and redirects to the same URL, where the old page already shows rose gold
+    # selected: wait for the old page to go before reading the new one (clicking "approve" on a page
+    # being replaced failed with "Node with given id does not belong to the document").
+    old_page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "form[action$='/edit'] button").click()
+    wait.until(replaced(old_page))
     wait.until(lambda d: Select(d.find_element(By.ID, "metal")).first_selected_option.get_attribute("value") == "rose-gold")
     seen["metal_label_after_edit"] = driver.find_element(By.CSS_SELECTOR, "label[for='metal']").text
     check("set by moderator" in seen["metal_label_after_edit"] and "needs review" not in seen["metal_label_after_edit"], "edited metal is no longer flagged")
+    old_page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, "approve").click()
+    wait.until(replaced(old_page))
     wait.until(lambda d: d.find_element(By.ID, "draft-status").text == "approved")
     seen["final_status"] = text("#draft-status")
     seen["final_description"] = text("#draft-description")
