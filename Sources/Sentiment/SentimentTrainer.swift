@@ -106,7 +106,7 @@ public final class SentimentTrainer {
                 lossSum += try loss.item()
                 progress(String(format: "epoch %d/%d loss %.4f", state.epoch + 1, options.epochs, lossSum / Double(s + 1)), s + 1, stepsPerEpoch)
             }
-            let scores = try Self.evaluate(model, on: validation)
+            let scores = try SentimentModels.evaluate(model, on: validation, batchSize: 64)
             let record = SentimentEpochRecord(epoch: state.epoch + 1, trainLoss: lossSum / Double(stepsPerEpoch), validation: scores,
                                               seconds: Date().timeIntervalSince(epochStart))
             state.history.append(record)
@@ -127,12 +127,6 @@ public final class SentimentTrainer {
         let best = state.history.max { $0.validation.accuracy < $1.validation.accuracy }!
         return SentimentTrainingResult(modelFile: bestURL, history: state.history, bestEpoch: best.epoch,
                                        seconds: state.history.reduce(0) { $0 + $1.seconds })
-    }
-
-    /// Accuracy and F1 of the model's predictions on labelled sentences.
-    public static func evaluate(_ model: SentimentModel, on sentences: [ReviewSentence], batchSize: Int = 64) throws -> SentimentScores {
-        let probabilities = try model.probabilities(sentences.map(\.text), batchSize: batchSize)
-        return SentimentScores(predicted: probabilities.map { $0[1] > $0[0] ? 1 : 0 }, truth: sentences.map { $0.label! })
     }
 
     func writePlots(_ history: [SentimentEpochRecord]) throws {

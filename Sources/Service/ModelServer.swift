@@ -90,11 +90,6 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
 
 struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ value: T) { self.value = value } }
 
-extension Duration {
-    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
-    var milliseconds: Double { Double(nanoseconds) / 1e6 }
-}
-
 /// Keeps the model server on the registry's active captioner: at start and then every poll interval it
 /// asks which model is active and loads it when it changed, so a promotion takes effect without a
 /// restart. With no active model it serves the fallback file, if configured. A model that fails to load

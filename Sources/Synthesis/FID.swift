@@ -104,17 +104,25 @@ extension Tensor {
 }
 
 extension InceptionFeatures {
-    /// Statistics of `count` images produced batch by batch (`batch(i, n)` returns images i..<i+n).
-    public func statistics(count: Int, batchSize: Int = 32, range: ClosedRange<Double> = -1 ... 1,
-                           progress: (Int, Int) -> Void = { _, _ in }, batch: (Int, Int) throws -> Tensor) throws -> FeatureStatistics {
-        precondition(count >= 2 && batchSize >= 1, "FID needs at least two images")
+    /// Pool features (count, 2048) of `count` images produced batch by batch (`batch(i, n)` returns
+    /// images i..<i+n).
+    public func features(count: Int, batchSize: Int = 32, range: ClosedRange<Double> = -1 ... 1,
+                         progress: (Int, Int) -> Void = { _, _ in }, batch: (Int, Int) throws -> Tensor) throws -> Tensor {
+        precondition(count >= 1 && batchSize >= 1, "features of at least one image")
         var parts: [Tensor] = []
         for start in stride(from: 0, to: count, by: batchSize) {
             let n = min(batchSize, count - start)
             parts.append(try self(batch(start, n), range: range))
             progress(start + n, count)
         }
-        return try FeatureStatistics(features: Tensor.cat(parts))
+        return try Tensor.cat(parts)
+    }
+
+    /// Statistics of `count` images produced batch by batch (`batch(i, n)` returns images i..<i+n).
+    public func statistics(count: Int, batchSize: Int = 32, range: ClosedRange<Double> = -1 ... 1,
+                           progress: (Int, Int) -> Void = { _, _ in }, batch: (Int, Int) throws -> Tensor) throws -> FeatureStatistics {
+        precondition(count >= 2, "FID needs at least two images")
+        return try FeatureStatistics(features: features(count: count, batchSize: batchSize, range: range, progress: progress, batch: batch))
     }
 }
 

@@ -14,3 +14,9 @@ public func runTimestamp(_ date: Date = Date()) -> String {
     f.dateFormat = "yyyyMMdd-HHmmss"
     return f.string(from: date)
 }
+
+extension Duration {
+    public var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+    public var milliseconds: Double { Double(nanoseconds) / 1e6 }
+    public var seconds: Double { Double(nanoseconds) / 1e9 }
+}

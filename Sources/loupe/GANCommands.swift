@@ -57,7 +57,7 @@ extension TrainCommand {
             case .catalogue:
                 let conditions: [GANCondition]
                 do { conditions = try GANImageSet.conditions(fields: fields) } catch { throw ValidationError("\(error)") }
-                set = try await catalogueImages(conditions: conditions, limit: limit, bar: bar)
+                set = try await loadCatalogueImages(database: database, objects: objects, conditions: conditions, limit: limit, bar: bar)
                 (config.imageSize, config.channels) = (64, 3)
             }
             (config.conditions, config.spectralNorm) = (set.conditions, spectralNorm)
@@ -80,10 +80,6 @@ extension TrainCommand {
             try AtomicFile.write(Data(contentsOf: Checkpoint.configURL(for: result.generatorFile)), to: Checkpoint.configURL(for: destination))
             try AtomicFile.write(Data(contentsOf: result.generatorFile), to: destination)
             print("generator \(result.config.version) → \(destination.path); samples in \(runURL.appendingPathComponent("samples").path)")
-        }
-
-        func catalogueImages(conditions: [GANCondition], limit: Int?, bar: LineProgress) async throws -> GANImageSet {
-            try await loadCatalogueImages(database: database, objects: objects, conditions: conditions, limit: limit, bar: bar)
         }
 
         /// The mode monitor (Fashion-MNIST's classifier) and the FID reference: the test images for
@@ -254,13 +250,13 @@ extension EvalCommand {
                 count = min(samples, set.count)
                 guard count >= 4 else { throw ValidationError("the catalogue has \(set.count) photos; FID needs more") }
                 let half = count / 2
-                func stats(_ range: Range<Int>, _ name: String) throws -> FeatureStatistics {
-                    try inception.statistics(count: range.count, batchSize: batch, progress: { bar.update("features \(name)", $0, $1) }) {
-                        try set.images.slice(dim: 0, range.lowerBound + $0 ..< range.lowerBound + $0 + $1)
-                    }
+                // One pass of the network; the floor's halves are rows of the same features.
+                let features = try inception.features(count: count, batchSize: batch, progress: { bar.update("features catalogue", $0, $1) }) {
+                    try set.images.slice(dim: 0, $0 ..< $0 + $1)
                 }
-                reference = try stats(0 ..< count, "catalogue")
-                floor = try FID.distance(stats(0 ..< half, "first half"), stats(half ..< 2 * half, "second half"))
+                reference = try FeatureStatistics(features: features)
+                floor = try FID.distance(FeatureStatistics(features: features.slice(dim: 0, 0 ..< half)),
+                                         FeatureStatistics(features: features.slice(dim: 0, half ..< 2 * half)))
                 (against, floorName) = ("\(count) catalogue photos", "\(half) photos vs the other \(half)")
                 // Generated with the catalogue's own mix of labels.
                 realLabels = try set.labels?.slice(dim: 0, 0 ..< count)

@@ -111,7 +111,7 @@ extension TrainCommand {
             let scores = try SentimentModels.evaluate(model, on: test)
             print(String(format: "NB-SVM on %d sentences (%d n-grams): test accuracy %.4f, F1 %.4f (%d sentences); training %.2f s",
                          train.count + validation.count, model.weights.count, scores.accuracy, scores.f1, scores.count,
-                         Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+                         elapsed.seconds))
             let trained = model
             try saveCopies(version: model.version, fileName: model.version + NBSVM.fileSuffix, nbsvm: true) { try trained.save(to: $0) }
         }
@@ -174,7 +174,7 @@ extension EvalCommand {
             let start = ContinuousClock.now
             let scores = try SentimentModels.evaluate(classifier, on: chosen, batchSize: 32)
             let elapsed = ContinuousClock.now - start
-            let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            let ms = elapsed.milliseconds
             let bytes = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
             if json {
                 print(String(format: #"{"model":"%@","corpus":"%@","split":"%@","count":%d,"accuracy":%.4f,"f1":%.4f,"ms_per_review":%.3f,"parameters":%d,"bytes":%d}"#,

@@ -42,7 +42,7 @@ import Torch
         #expect(best.validation.accuracy >= 0.95, "\(result.history.map(\.validation.accuracy))")
         #expect(result.bestEpoch == best.epoch)
         let reloaded = try SentimentModel(contentsOf: result.modelFile)
-        #expect(try SentimentTrainer.evaluate(reloaded, on: validation) == best.validation)
+        #expect(try SentimentModels.evaluate(reloaded, on: validation, batchSize: 64) == best.validation)
         let predictions = try reloaded.predict(["the ring is great", "the clasp is broken"])
         #expect(predictions.map(\.prediction) == ["positive", "negative"])
         #expect(predictions.allSatisfy { $0.confidence > 0.5 && $0.confidence <= 1 })
