@@ -61,15 +61,51 @@ public final class MiniLMEncoder {
             (attentionDropout, heads, path) = (c.attentionDropout, c.heads, p)
         }
 
-        /// x (N, L, H), padding (N, 1, 1, L) bool (true = padding) → (N, L, H).
-        func callAsFunction(_ x: Tensor, padding: Tensor) throws -> Tensor {
-            let (n, l, h) = (x.shape[0], x.shape[1], x.shape[2])
-            func split(_ t: Tensor) throws -> Tensor { try t.reshape(n, l, heads, h / heads).transpose(1, 2) }  // (N, heads, L, d)
+        /// x (T, H) — the batch's real tokens only, see `Packing` —, padding (N, 1, 1, L) bool (true =
+        /// padding) → (T, H).
+        func callAsFunction(_ x: Tensor, packing: Packing, padding: Tensor) throws -> Tensor {
+            let (n, l, h) = (packing.batch, packing.length, x.shape[1])
+            func split(_ t: Tensor) throws -> Tensor { try packing.unpack(t).reshape(n, l, heads, h / heads).transpose(1, 2) }  // (N, heads, L, d)
             let attended = try Functional.scaledDotProductAttention(query: split(query(x)), key: split(key(x)), value: split(value(x)),
                                                                      mask: padding, dropout: attentionDropout, training: path.isTraining).output
-            let merged = try attended.transpose(1, 2).contiguous().reshape(n, l, h)                   // (N, L, H)
+            let merged = try packing.pack(attended.transpose(1, 2).contiguous().reshape(n * l, h))    // (T, H)
             let y = try attentionNorm(dropout(attentionOut(merged)) + x)                               // post-LN
-            return try outputNorm(dropout(output(intermediate(y).gelu())) + y)                         // (N, L, H)
+            return try outputNorm(dropout(output(intermediate(y).gelu())) + y)                         // (T, H)
+        }
+    }
+
+    /// Where a padded batch's real tokens are. Every linear and normalisation layer works on the T real
+    /// tokens (T, H) rather than the N·L padded positions; only attention unpacks them to (N, L, …),
+    /// padding as zeros and masked. A batch of reviews of mixed lengths does the work of its tokens, not
+    /// of N times its longest review, and the answer is the same (padding never reaches a real token).
+    struct Packing {
+        let batch: Int, length: Int, tokens: Int
+        /// (T) the flat positions (n·L + l) of the real tokens; (N·L) for each position its row in the
+        /// packed tensor, T (a zero row) for padding. Nil when nothing is padded.
+        let packIndex: Tensor?, unpackIndex: Tensor?
+
+        init(mask: Tensor) throws {
+            (batch, length) = (mask.shape[0], mask.shape[1])
+            let flat = try mask.int64s()
+            let real = flat.indices.filter { flat[$0] != 0 }
+            tokens = real.count
+            guard tokens < flat.count else { (packIndex, unpackIndex) = (nil, nil); return }
+            var rows = [Int64](repeating: Int64(tokens), count: flat.count)
+            for (row, position) in real.enumerated() { rows[position] = Int64(row) }
+            packIndex = try Tensor(real.map(Int64.init), shape: [tokens])
+            unpackIndex = try Tensor(rows, shape: [flat.count])
+        }
+
+        /// (N·L, H) → (T, H).
+        func pack(_ x: Tensor) throws -> Tensor {
+            guard let packIndex else { return x }
+            return try x.indexSelect(dim: 0, index: packIndex)
+        }
+
+        /// (T, H) → (N·L, H), zeros at the padding.
+        func unpack(_ x: Tensor) throws -> Tensor {
+            guard let unpackIndex else { return x }
+            return try Tensor.cat([x, Tensor.zeros([1, x.shape[1]], dtype: x.dtype)]).indexSelect(dim: 0, index: unpackIndex)
         }
     }
 
@@ -87,17 +123,19 @@ public final class MiniLMEncoder {
         try (p / "pooler" / "dense").parameter("bias", shape: [config.hidden], initializer: .zeros, trainable: false)
     }
 
-    /// ids (N, L) int64 and mask (N, L) int64 (1 token, 0 padding) → token states (N, L, H).
+    /// ids (N, L) int64 and mask (N, L) int64 (1 token, 0 padding) → token states (N, L, H), zeros at
+    /// the padding.
     public func callAsFunction(ids: Tensor, mask: Tensor) throws -> Tensor {
         precondition(ids.shape.count == 2 && ids.shape == mask.shape, "ids and mask are (N, L)")
         let (n, l) = (ids.shape[0], ids.shape[1])
         precondition(l <= config.maxPositions, "at most \(config.maxPositions) tokens")
         let position = try Tensor.arange(0, Double(l)).reshape(1, l).expand([n, l])          // (N, L)
+        let packing = try Packing(mask: mask)
         var x = try words(ids) + positions(position) + types(ids.zerosLike())    // (N, L, H)
-        x = try dropout(embeddingNorm(x))
+        x = try packing.pack(dropout(embeddingNorm(x)).reshape(n * l, config.hidden))     // (T, H)
         let padding = try mask.eq(0).reshape(n, 1, 1, l)                               // (N, 1, 1, L)
-        for layer in layers { x = try layer(x, padding: padding) }
-        return x
+        for layer in layers { x = try layer(x, packing: packing, padding: padding) }
+        return try packing.unpack(x).reshape(n, l, config.hidden)                       // (N, L, H)
     }
 
     /// Mean of the token states over the real tokens: (N, L, H), (N, L) → (N, H).

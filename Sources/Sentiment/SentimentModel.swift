@@ -14,6 +14,8 @@ public struct SentimentModelConfig: Codable, Sendable, Equatable {
     public var maxLength = 128
     public var corpus = ""
     public var version = ""
+    /// The model this one was fine-tuned from (`--init-from`), if not MiniLM's pretrained encoder or random weights.
+    public var startedFrom: String?
 
     public init(encoder: MiniLMConfig, initialisation: Initialisation) { (self.encoder, self.initialisation) = (encoder, initialisation) }
 
@@ -64,22 +66,32 @@ public final class SentimentModel {
 
     /// (ids, mask) tensors for a batch of texts, padded to the longest.
     public func encode(_ texts: [String]) throws -> (ids: Tensor, mask: Tensor) {
-        let (ids, mask) = tokenizer.batch(texts, maxLength: config.maxLength)
-        let shape = [texts.count, ids.first?.count ?? 2]
+        try tensors(texts.map { tokenizer.encode($0, maxLength: config.maxLength) })
+    }
+
+    func tensors(_ encoded: [[Int]]) throws -> (ids: Tensor, mask: Tensor) {
+        let (ids, mask) = tokenizer.pad(encoded)
+        let shape = [encoded.count, ids.first?.count ?? 2]
         return (try Tensor(ids.flatMap { $0.map(Int64.init) }, shape: shape), try Tensor(mask.flatMap { $0.map(Int64.init) }, shape: shape))
     }
 
-    /// Class probabilities (N, labels) in eval mode, in batches.
+    /// Class probabilities (N, labels) in eval mode, in the order of `texts`. The texts are batched by
+    /// token count (shortest first), so that a batch is padded only to its own longest text rather than
+    /// to the longest of an arbitrary mix: the answers are the same, the padding work is not.
     public func probabilities(_ texts: [String], batchSize: Int = 32) throws -> [[Double]] {
+        precondition(batchSize >= 1, "a batch holds at least one text")
         let wasTraining = network.store.isTraining
         network.store.eval()
         defer { if wasTraining { network.store.train() } }
-        var out: [[Double]] = []
-        for start in stride(from: 0, to: texts.count, by: batchSize) {
-            let (ids, mask) = try encode(Array(texts[start ..< min(start + batchSize, texts.count)]))
-            let p = try withNoGrad { try network(ids: ids, mask: mask).softmax(dim: 1).to(.float64) }
-            let flat = try p.doubles(), k = config.labels.count
-            out += stride(from: 0, to: flat.count, by: k).map { Array(flat[$0 ..< $0 + k]) }
+        let encoded = texts.map { tokenizer.encode($0, maxLength: config.maxLength) }
+        let order = encoded.indices.sorted { (encoded[$0].count, $0) < (encoded[$1].count, $1) }
+        var out = [[Double]](repeating: [], count: texts.count)
+        let k = config.labels.count
+        for start in stride(from: 0, to: order.count, by: batchSize) {
+            let chunk = order[start ..< min(start + batchSize, order.count)]
+            let (ids, mask) = try tensors(chunk.map { encoded[$0] })
+            let flat = try withNoGrad { try network(ids: ids, mask: mask).softmax(dim: 1).to(.float64) }.doubles()
+            for (row, index) in chunk.enumerated() { out[index] = Array(flat[row * k ..< (row + 1) * k]) }
         }
         return out
     }

@@ -46,7 +46,11 @@ public struct WordPieceTokenizer: Sendable {
 
     /// A padded batch: ids (N × L) and the attention mask (1 for tokens, 0 for padding), L the longest.
     public func batch(_ texts: [String], maxLength: Int = 128) -> (ids: [[Int]], mask: [[Int]]) {
-        let encoded = texts.map { encode($0, maxLength: maxLength) }
+        pad(texts.map { encode($0, maxLength: maxLength) })
+    }
+
+    /// Encoded texts padded to the longest: ids (N × L) and the attention mask.
+    public func pad(_ encoded: [[Int]]) -> (ids: [[Int]], mask: [[Int]]) {
         let length = encoded.map(\.count).max() ?? 2
         return (encoded.map { $0 + Array(repeating: padding, count: length - $0.count) },
                 encoded.map { Array(repeating: 1, count: $0.count) + Array(repeating: 0, count: length - $0.count) })

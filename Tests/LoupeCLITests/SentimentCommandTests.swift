@@ -37,6 +37,21 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/accuracy.png").path))
         let one = try await runProcess(loupeExecutable(), ["sentiment", "--model", scratch, "fine"])
         #expect(one.status == 0 && one.stdout.contains("\"prediction\""), "\(one.stderr)")
+        // Fine-tuning goes on from a trained model with --init-from (the product model starts from the movie one).
+        let continued = dir.appendingPathComponent("continued.pt").path
+        let more = try await runProcess(loupeExecutable(), ["train", "sentiment", "--corpus", "product", "--model", "scratch", "--limit", "64",
+                                                            "--epochs", "1", "--data", data, "--run", dir.appendingPathComponent("run2").path,
+                                                            "--init-from", scratch, "--out", continued])
+        #expect(more.status == 0, "\(more.stderr)")
+        let first = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scratch.replacingOccurrences(of: ".pt", with: ".json")))) as? [String: Any]
+        let second = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: continued.replacingOccurrences(of: ".pt", with: ".json")))) as? [String: Any]
+        #expect(second?["startedFrom"] as? String == first?["version"] as? String && first?["version"] != nil, "\(String(describing: second))")
+        let wrongKind = try await runProcess(loupeExecutable(), ["train", "sentiment", "--model", "minilm", "--data", data, "--init-from", scratch])
+        #expect(wrongKind.status != 0 && wrongKind.stderr.contains("is a scratch model, not minilm"), "\(wrongKind.stderr)")
+        let timed = try await runProcess(loupeExecutable(), ["eval", "sentiment", "--model", scratch, "--corpus", "product", "--data", data, "--json"])
+        let timing = try JSONSerialization.jsonObject(with: Data(timed.stdout.utf8)) as? [String: Any]
+        #expect(timed.status == 0 && (timing?["ms_per_review"] as? Double ?? 0) > 0 && (timing?["ms_per_review_arrival_order"] as? Double ?? 0) > 0,
+                "\(timed.stdout) \(timed.stderr)")
         let missing = try await runProcess(loupeExecutable(), ["sentiment", "--model", dir.appendingPathComponent("none.pt").path, "x"])
         #expect(missing.status != 0 && missing.stderr.contains("no sentiment model"), "\(missing.stderr)")
     }
