@@ -172,6 +172,8 @@ extension EvalCommand {
         @Option(help: "train, validation or test.") var split: SentimentSplit = .test
         @Option(help: "Directory of the review corpora (default .cache/data/reviews).") var data: String?
         @Flag(help: "Print JSON.") var json = false
+        @Option(help: "Also write the split's texts, one per line in corpus order (for a reference timing on the same sentences).")
+        var textsOut: String?
         @OptionGroup var runtime: RuntimeOptions
 
         func run() async throws {
@@ -180,6 +182,7 @@ extension EvalCommand {
             let classifier = try SentimentModels.load(file)
             let sentences = try ReviewCorpus.load(corpus, directory: data.map { URL(fileURLWithPath: $0) } ?? ReviewCorpus.defaultDirectory)
             let chosen = ReviewCorpus.splits(corpus, sentences: sentences, seed: runtime.seed)[split]!
+            if let textsOut { try AtomicFile.write(Data(chosen.map { $0.text + "\n" }.joined().utf8), to: URL(fileURLWithPath: textsOut)) }
             _ = try classifier.predict(chosen.prefix(32).map(\.text), batchSize: 32)  // warm-up
             let start = ContinuousClock.now
             let scores = try SentimentModels.evaluate(classifier, on: chosen, batchSize: 32)
