@@ -64,9 +64,11 @@ echo "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3  $minilm/
     || { echo "fetch-models: $minilm/vocab.txt: checksum mismatch" >&2; exit 1; }
 
 # Review sentences with mean human ratings (Hutto & Gilbert 2014; MIT): inside vaderSentiment's source
-# distribution. Product: 3,708 Amazon review sentences (Hu & Liu); movie: 10,605 (Pang & Lee).
+# distribution. Product: 3,708 Amazon review sentences (Hu & Liu); movie: 10,605 (Pang & Lee); tweets:
+# 4,200; news: 5,190 New York Times editorial sentences.
 reviews=.cache/data/reviews
-if [ -f "$reviews/movieReviewSnippets_GroundTruth.txt" ] && [ -f "$reviews/amazonReviewSnippets_GroundTruth.txt" ]; then
+if [ -f "$reviews/movieReviewSnippets_GroundTruth.txt" ] && [ -f "$reviews/amazonReviewSnippets_GroundTruth.txt" ] \
+    && [ -f "$reviews/tweets_GroundTruth.txt" ] && [ -f "$reviews/nytEditorialSnippets_GroundTruth.txt" ]; then
     echo "fetch-models: $reviews present"
 else
     tmp=$(mktemp -d)
@@ -76,10 +78,12 @@ else
     ( cd "$tmp/hutto_ICWSM_2014" && sha256sum -c --quiet - <<'SUMS'
 c8293b0d942e90e223ea2c0955d969040d1a1be514a978b9af0698940bd13350  movieReviewSnippets_GroundTruth.txt
 11a9807a0974a2506a2d3b4851eaf69b3d6d20688ce4923adda2312a4f6dd6c2  amazonReviewSnippets_GroundTruth.txt
+dfbe7102e2f92579ed8b19df9a3822491880697c67adf712fb66e520cc05102f  tweets_GroundTruth.txt
+7d8fbcce7dde5d716da53e78f4ef4be6b706e9ef1e1d51887e6d0ad4b69cc27e  nytEditorialSnippets_GroundTruth.txt
 SUMS
     ) || { echo "fetch-models: vaderSentiment 3.3.2: checksum mismatch" >&2; exit 1; }
     mkdir -p "$reviews"
-    cp "$tmp"/hutto_ICWSM_2014/{movie,amazon}ReviewSnippets_GroundTruth.txt "$reviews/"
+    cp "$tmp"/hutto_ICWSM_2014/{{movie,amazon}ReviewSnippets,tweets,nytEditorialSnippets}_GroundTruth.txt "$reviews/"
     rm -rf "$tmp"
     echo "fetch-models: $reviews (vaderSentiment 3.3.2 sdist)"
 fi

@@ -15,16 +15,25 @@ public struct ReviewSentence: Sendable, Equatable {
 
 public enum SentimentSplit: String, Sendable, CaseIterable, Codable { case train, validation, test }
 
-/// The two sentence corpora from vaderSentiment 3.3.2's source distribution (scripts/fetch-models.sh):
-/// product — 3,708 Amazon review sentences (Hu & Liu 2004); movie — 10,605 sentences (Pang & Lee 2005).
+/// The rated sentence corpora from vaderSentiment 3.3.2's source distribution (scripts/fetch-models.sh):
+/// product — 3,708 Amazon review sentences (Hu & Liu 2004); movie — 10,605 sentences (Pang & Lee 2005);
+/// and, as extra training data for the intermediate fine-tuning (`--also`), tweets — 4,200 — and news —
+/// 5,190 New York Times editorial sentences.
 public enum ReviewCorpus: String, Sendable, CaseIterable, Codable {
-    case product, movie
+    case product, movie, tweets, news
 
     /// Sentences rated within ±0.5 of neutral are dropped: their sign is noise (as DATA.md's baselines).
     public static let neutralBand = 0.5
     public static let defaultDirectory = URL(fileURLWithPath: ".cache/data/reviews")
 
-    var fileName: String { self == .product ? "amazonReviewSnippets_GroundTruth.txt" : "movieReviewSnippets_GroundTruth.txt" }
+    var fileName: String {
+        switch self {
+        case .product: "amazonReviewSnippets_GroundTruth.txt"
+        case .movie: "movieReviewSnippets_GroundTruth.txt"
+        case .tweets: "tweets_GroundTruth.txt"
+        case .news: "nytEditorialSnippets_GroundTruth.txt"
+        }
+    }
 
     /// Every sentence of the file, in file order (tab-separated id, mean rating, text; CRLF).
     public static func load(_ corpus: ReviewCorpus, directory: URL = defaultDirectory) throws -> [ReviewSentence] {

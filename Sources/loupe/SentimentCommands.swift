@@ -34,7 +34,10 @@ extension TrainCommand {
 
         enum Kind: String, ExpressibleByArgument { case minilm, scratch, nbsvm }
 
-        @Option(help: "Sentences: movie (Pang & Lee, 10,605) or product (Hu & Liu, 3,708).") var corpus: ReviewCorpus = .product
+        @Option(help: "Sentences: movie (Pang & Lee, 10,605) or product (Hu & Liu, 3,708); also tweets (4,200) or news (5,190).")
+        var corpus: ReviewCorpus = .product
+        @Option(help: "Also train on this corpus's train and validation sentences (repeatable: --also tweets --also news); validation and test stay --corpus's.")
+        var also: [ReviewCorpus] = []
         @Option(help: "minilm (pretrained MiniLM-L6, fine-tuned), scratch (a 4-layer transformer from random weights) or nbsvm (the bigram NB-SVM baseline).")
         var model: Kind = .minilm
         @Option var epochs = 3
@@ -53,41 +56,47 @@ extension TrainCommand {
         func run() async throws {
             try runtime.apply()
             guard epochs >= 1, batchSize >= 2 else { throw ValidationError("--epochs ≥ 1 and --batch-size ≥ 2") }
-            let sentences = try ReviewCorpus.load(corpus, directory: data.map { URL(fileURLWithPath: $0) } ?? ReviewCorpus.defaultDirectory)
-            let splits = ReviewCorpus.splits(corpus, sentences: sentences, seed: runtime.seed)
+            let directory = data.map { URL(fileURLWithPath: $0) } ?? ReviewCorpus.defaultDirectory
+            guard !also.contains(corpus), Set(also).count == also.count else { throw ValidationError("--also names --corpus or a corpus twice") }
+            let splits = ReviewCorpus.splits(corpus, sentences: try ReviewCorpus.load(corpus, directory: directory), seed: runtime.seed)
             var train = splits[.train]!
             let validation = splits[.validation]!, test = splits[.test]!
             if let limit { train = Array(train.prefix(limit)) }
+            for extra in also {
+                let more = ReviewCorpus.splits(extra, sentences: try ReviewCorpus.load(extra, directory: directory), seed: runtime.seed)
+                train += more[.train]! + more[.validation]!
+            }
+            let corpusName = ([corpus] + also).map(\.rawValue).joined(separator: "+")
             guard train.count >= batchSize else { throw ValidationError("\(train.count) training sentences are fewer than one batch of \(batchSize)") }
-            if model == .nbsvm { return try trainNBSVM(train: train, validation: validation, test: test) }
-            let directory = URL(fileURLWithPath: SentimentPaths.miniLM)
-            let tokenizer = try WordPieceTokenizer(vocabularyFile: directory.appendingPathComponent("vocab.txt"))
+            if model == .nbsvm { return try trainNBSVM(train: train, validation: validation, test: test, corpusName: corpusName) }
+            let miniLM = URL(fileURLWithPath: SentimentPaths.miniLM)
+            let tokenizer = try WordPieceTokenizer(vocabularyFile: miniLM.appendingPathComponent("vocab.txt"))
             var config: SentimentModelConfig
             let network: TransformerClassifier
             switch model {
             case _ where initFrom != nil:
                 let start = try SentimentModel(contentsOf: URL(fileURLWithPath: initFrom!))
-                guard start.tokenizer.tokens == tokenizer.tokens else { throw ValidationError("\(initFrom!) has another vocabulary than \(directory.path)") }
+                guard start.tokenizer.tokens == tokenizer.tokens else { throw ValidationError("\(initFrom!) has another vocabulary than \(miniLM.path)") }
                 guard start.config.initialisation.rawValue == model.rawValue else {
                     throw ValidationError("\(initFrom!) is a \(start.config.initialisation.rawValue) model, not \(model.rawValue)")
                 }
                 (config, network) = (start.config, start.network)
                 config.startedFrom = start.config.version
             case .minilm:
-                config = SentimentModelConfig(encoder: try MiniLMConfig.load(from: directory.appendingPathComponent("config.json")), initialisation: .miniLM)
+                config = SentimentModelConfig(encoder: try MiniLMConfig.load(from: miniLM.appendingPathComponent("config.json")), initialisation: .miniLM)
                 network = try TransformerClassifier(encoder: config.encoder)
-                try network.loadEncoder(SafeTensors.load(from: directory.appendingPathComponent("model.safetensors")))
+                try network.loadEncoder(SafeTensors.load(from: miniLM.appendingPathComponent("model.safetensors")))
             case .scratch, .nbsvm:
                 config = .scratch
                 network = try TransformerClassifier(encoder: config.encoder)
             }
-            config.corpus = corpus.rawValue
-            config.version = "sentiment-\(corpus.rawValue)-\(model.rawValue)-\(runTimestamp())"
+            config.corpus = corpusName
+            config.version = "sentiment-\(corpusName)-\(model.rawValue)-\(runTimestamp())"
             var options = SentimentTrainingOptions()
             (options.epochs, options.batchSize, options.seed) = (epochs, batchSize, runtime.seed)
             options.learningRate = learningRate ?? (model == .minilm ? 5e-5 : 5e-4)
-            let runURL = URL(fileURLWithPath: run ?? ".cache/runs/sentiment-\(corpus.rawValue)-\(model.rawValue)-\(runTimestamp())")
-            print("training \(model.rawValue) (\(network.store.parameterCount) parameters) on \(train.count) \(corpus.rawValue) sentences, "
+            let runURL = URL(fileURLWithPath: run ?? ".cache/runs/sentiment-\(corpusName)-\(model.rawValue)-\(runTimestamp())")
+            print("training \(model.rawValue) (\(network.store.parameterCount) parameters) on \(train.count) \(corpusName) sentences, "
                   + "validating on \(validation.count), testing on \(test.count); run directory \(runURL.path)")
             let bar = LineProgress()
             let result = try SentimentTrainer(model: SentimentModel(config: config, tokenizer: tokenizer, network: network), options: options,
@@ -113,11 +122,11 @@ extension TrainCommand {
         }
 
         /// NB-SVM trains on train + validation (it has no epochs to choose) in seconds.
-        func trainNBSVM(train: [ReviewSentence], validation: [ReviewSentence], test: [ReviewSentence]) throws {
+        func trainNBSVM(train: [ReviewSentence], validation: [ReviewSentence], test: [ReviewSentence], corpusName: String) throws {
             let start = ContinuousClock.now
             var model = NBSVM.train((train + validation).map { ($0.text, $0.label!) })
             let elapsed = ContinuousClock.now - start
-            model.version = "sentiment-\(corpus.rawValue)-nbsvm-\(runTimestamp())"
+            model.version = "sentiment-\(corpusName)-nbsvm-\(runTimestamp())"
             let scores = try SentimentModels.evaluate(model, on: test)
             print(String(format: "NB-SVM on %d sentences (%d n-grams): test accuracy %.4f, F1 %.4f (%d sentences); training %.2f s",
                          train.count + validation.count, model.weights.count, scores.accuracy, scores.f1, scores.count,

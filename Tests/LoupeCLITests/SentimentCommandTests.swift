@@ -14,6 +14,15 @@ import Testing
         let train = try await runProcess(loupeExecutable(), ["train", "sentiment", "--corpus", "product", "--model", "nbsvm", "--data", data, "--out", nb])
         #expect(train.status == 0, "\(train.stderr)")
         #expect(train.stdout.contains("test accuracy") && train.stdout.contains("(308 sentences)"), "\(train.stdout)")
+        // --also adds other corpora's train and validation sentences (tweets 3,432 and news 2,970 labelled, less their tests).
+        let mixed = try await runProcess(loupeExecutable(), ["train", "sentiment", "--corpus", "product", "--model", "nbsvm", "--also", "tweets",
+                                                             "--also", "news", "--data", data, "--out", dir.appendingPathComponent("mixed.nbsvm.json").path])
+        let count = mixed.stdout.firstMatch(of: /NB-SVM on (\d+) sentences/).map { Int($0.1)! } ?? 0
+        #expect(mixed.status == 0 && mixed.stdout.contains("sentiment-product+tweets+news-nbsvm") && count > 2677 + 5400 && count < 2677 + 6401,
+                "\(mixed.stdout) \(mixed.stderr)")
+        #expect(train.stdout.contains("NB-SVM on 2677 sentences"), "\(train.stdout)")
+        let twice = try await runProcess(loupeExecutable(), ["train", "sentiment", "--corpus", "product", "--also", "product", "--data", data])
+        #expect(twice.status != 0 && twice.stderr.contains("--also names --corpus"), "\(twice.stderr)")
         let classify = try await runProcess(loupeExecutable(), ["sentiment", "--model", nb, "Terrible quality, it broke after one day. Do not buy.",
                                                                "Gorgeous, well made and exactly as pictured. Love it!"])
         #expect(classify.status == 0, "\(classify.stderr)")

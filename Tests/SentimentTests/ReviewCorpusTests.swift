@@ -6,16 +6,17 @@ import Testing
     static let directory = repositoryRoot.appendingPathComponent(".cache/data/reviews")
 
     /// The files as DATA.md describes them, and the labelled counts of its baselines (|rating| ≥ 0.5).
-    @Test(arguments: [(ReviewCorpus.product, 3708, 2985), (.movie, 10605, 10072)])
+    @Test(arguments: [(ReviewCorpus.product, 3708, 2985), (.movie, 10605, 10072), (.tweets, 4200, 3432), (.news, 5190, 2970)])
     func countsAndLabels(corpus: ReviewCorpus, total: Int, labelled: Int) throws {
         let sentences = try ReviewCorpus.load(corpus, directory: Self.directory)
         #expect(sentences.count == total)
         #expect(sentences.filter { $0.label != nil }.count == labelled)
         #expect(sentences.allSatisfy { ($0.label == 1) == ($0.rating >= 0.5) && ($0.label == 0) == ($0.rating <= -0.5) })
-        if corpus == .movie {
-            #expect(sentences[2] == ReviewSentence(id: "3", rating: -0.6, text: "Effective but too tepid biopic"))
-        } else {
-            #expect(sentences[0].id == "1_1" && sentences[0].rating == -0.9 && sentences[0].text.hasPrefix("troubleshooting ad-2500"))
+        switch corpus {
+        case .movie: #expect(sentences[2] == ReviewSentence(id: "3", rating: -0.6, text: "Effective but too tepid biopic"))
+        case .product: #expect(sentences[0].id == "1_1" && sentences[0].rating == -0.9 && sentences[0].text.hasPrefix("troubleshooting ad-2500"))
+        case .tweets: #expect(sentences[1] == ReviewSentence(id: "2", rating: 1.443298969, text: "Yay. Another good phone interview."))
+        case .news: #expect(sentences[1] == ReviewSentence(id: "1_2", rating: 0.15, text: "Events include sprinting, broad jumping, yule log rolling, wreath tossing and a toy sack relay."))
         }
     }
 
