@@ -151,8 +151,7 @@ public final class CaptionTrainer {
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         LibTorch.manualSeed(options.seed)
         var state: TrainerState
-        if resume, let data = try? Data(contentsOf: stateURL), let saved = try? JSONDecoder().decode(TrainerState.self, from: data) {
-            guard saved.options == options else { throw TorchError("\(runDirectory.path) was started with other options; use a new --run directory") }
+        if let saved = try TrainingRun.savedState(TrainerState.self, at: stateURL, resume: resume, isSameRun: { $0.options == options }) {
             state = saved
             log("resuming after epoch \(state.epoch) (best \(String(format: "%.4f", state.bestScore)) at epoch \(state.bestEpoch))")
         } else {

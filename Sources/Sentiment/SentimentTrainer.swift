@@ -3,7 +3,7 @@ import Imaging
 import Torch
 
 /// Hyper-parameters of a sentiment run, saved with it.
-public struct SentimentTrainingOptions: Codable, Sendable, Equatable {
+public struct SentimentTrainingOptions: Codable, Sendable, ExtensibleTrainingOptions {
     public var epochs = 3
     public var batchSize = 32
     /// Peak learning rate of AdamW (warm-up, then cosine decay to 0): 5e-5 fine-tunes MiniLM; a model
@@ -66,10 +66,8 @@ public final class SentimentTrainer {
     public func run(resume: Bool) throws -> SentimentTrainingResult {
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         var state = SentimentTrainerState(options: options, epoch: 0, step: 0, history: [], bestAccuracy: -1)
-        if resume, let data = try? Data(contentsOf: stateURL), let saved = try? JSONDecoder().decode(SentimentTrainerState.self, from: data) {
-            var same = saved.options
-            same.epochs = options.epochs
-            guard same == options else { throw TorchError("\(runDirectory.path) was started with other options; use a new run directory") }
+        if let saved = try TrainingRun.savedState(SentimentTrainerState.self, at: stateURL, resume: resume,
+                                                  isSameRun: { $0.options.isSameRun(as: options) }) {
             state = saved
             state.options = options
             log("resuming after epoch \(state.epoch)")

@@ -12,7 +12,7 @@ public enum GANLoss: String, Codable, Sendable, CaseIterable {
 }
 
 /// Hyper-parameters of a GAN run (the seed recipe by default), saved with the run.
-public struct GANTrainingOptions: Codable, Sendable, Equatable {
+public struct GANTrainingOptions: Codable, Sendable, ExtensibleTrainingOptions {
     public var epochs = 25
     public var batchSize = 128
     /// Adam, both networks.
@@ -142,13 +142,8 @@ public final class GANTrainer {
         try fm.createDirectory(at: runDirectory.appendingPathComponent("samples"), withIntermediateDirectories: true)
         LibTorch.manualSeed(options.seed)
         var state = GANTrainerState(options: options, config: config, epoch: 0, step: 0, history: [], rngState: options.seed &+ 0x5EED)
-        if resume, let data = try? Data(contentsOf: stateURL), let saved = try? JSONDecoder().decode(GANTrainerState.self, from: data) {
-            // Only the epoch count may change: a resumed run can be extended.
-            var same = saved.options
-            same.epochs = options.epochs
-            guard same == options, saved.config == config else {
-                throw TorchError("\(runDirectory.path) was started with other options; use a new run directory")
-            }
+        if let saved = try TrainingRun.savedState(GANTrainerState.self, at: stateURL, resume: resume,
+                                                  isSameRun: { $0.options.isSameRun(as: options) && $0.config == config }) {
             state = saved
             state.options = options
             log("resuming after epoch \(state.epoch)")
