@@ -15,8 +15,10 @@ public enum GANLoss: String, Codable, Sendable, CaseIterable {
 public struct GANTrainingOptions: Codable, Sendable, ExtensibleTrainingOptions {
     public var epochs = 25
     public var batchSize = 128
-    /// Adam, both networks.
+    /// Adam, both networks (the generator's; the discriminator's too unless `discriminatorLearningRate`).
     public var learningRate = 2e-4
+    /// The discriminator's own rate (two time-scale update rule, Heusel et al. 2017), nil: `learningRate`.
+    public var discriminatorLearningRate: Double?
     public var beta1 = 0.5
     /// One-sided label smoothing: the discriminator's target for real images.
     public var realLabel = 0.9
@@ -35,7 +37,9 @@ public struct GANTrainingOptions: Codable, Sendable, ExtensibleTrainingOptions {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case epochs, batchSize, learningRate, beta1, realLabel, seed, samples, loss, ema, flip, diffAugment }
+    enum CodingKeys: String, CodingKey {
+        case epochs, batchSize, learningRate, discriminatorLearningRate, beta1, realLabel, seed, samples, loss, ema, flip, diffAugment
+    }
 
     /// Runs saved before `loss` and `ema` existed read as the seed's.
     public init(from decoder: Decoder) throws {
@@ -43,6 +47,7 @@ public struct GANTrainingOptions: Codable, Sendable, ExtensibleTrainingOptions {
         epochs = try c.decode(Int.self, forKey: .epochs)
         batchSize = try c.decode(Int.self, forKey: .batchSize)
         learningRate = try c.decode(Double.self, forKey: .learningRate)
+        discriminatorLearningRate = try c.decodeIfPresent(Double.self, forKey: .discriminatorLearningRate)
         beta1 = try c.decode(Double.self, forKey: .beta1)
         realLabel = try c.decode(Double.self, forKey: .realLabel)
         seed = try c.decode(UInt64.self, forKey: .seed)
@@ -155,7 +160,8 @@ public final class GANTrainer {
         let sampler = average ?? generator
         let adam = Optimizer.Algorithm.adam(beta1: options.beta1, beta2: 0.999)
         let optG = try Optimizer(adam, parameters: generator.store.trainableParameters, learningRate: options.learningRate)
-        let optD = try Optimizer(adam, parameters: discriminator.store.trainableParameters, learningRate: options.learningRate)
+        let optD = try Optimizer(adam, parameters: discriminator.store.trainableParameters,
+                                 learningRate: options.discriminatorLearningRate ?? options.learningRate)
         if state.epoch > 0 {
             try generator.store.load(Checkpoint.load(from: generatorURL))
             try discriminator.store.load(Checkpoint.load(from: discriminatorURL))

@@ -27,7 +27,11 @@ extension TrainCommand {
         var diffAugment: Bool?
         @Option var epochs = 25
         @Option var batchSize = 128
-        @Option(name: .customLong("lr")) var learningRate = 2e-4
+        @Option(name: .customLong("lr"), help: "Adam's learning rate (both networks unless --lr-d).") var learningRate = 2e-4
+        @Option(name: .customLong("lr-d"), help: "The discriminator's own learning rate (two time-scale updates, e.g. --lr 2e-4 --lr-d 5e-5).")
+        var discriminatorLearningRate: Double?
+        @Option(help: "Feature maps of the generator's last block (default 64).") var gFeatures = 64
+        @Option(help: "Feature maps of the discriminator's first block (default 64).") var dFeatures = 64
         @Option(help: "Use at most N training images (quick runs).") var limit: Int?
         @Option(help: "Run directory: checkpoints, state, samples/, loss.png (default: .cache/runs/gan-<time>).") var run: String?
         @Flag(help: "Continue the run in --run from its last epoch.") var resume = false
@@ -61,9 +65,12 @@ extension TrainCommand {
                 (config.imageSize, config.channels) = (64, 3)
             }
             (config.conditions, config.spectralNorm) = (set.conditions, spectralNorm)
+            guard gFeatures >= 8, dFeatures >= 8 else { throw ValidationError("--g-features and --d-features are at least 8") }
+            (config.generatorFeatures, config.discriminatorFeatures) = (gFeatures, dFeatures)
             guard set.count >= batchSize else { throw ValidationError("\(set.count) images are fewer than one batch of \(batchSize)") }
             var options = GANTrainingOptions()
             (options.epochs, options.batchSize, options.learningRate, options.seed) = (epochs, batchSize, learningRate, runtime.seed)
+            options.discriminatorLearningRate = discriminatorLearningRate
             (options.loss, options.ema, options.flip) = (loss, ema, data == .catalogue)
             options.diffAugment = diffAugment ?? (data == .catalogue)
             let runURL = URL(fileURLWithPath: run ?? ".cache/runs/gan-\(runTimestamp())")

@@ -47,11 +47,14 @@ import Testing
             let url = ServeCommandTests.url(db), model = dir.appendingPathComponent("g.pt").path
             let train = try await runProcess(loupeExecutable(), [
                 "train", "gan", "--data", "catalogue", "--condition", "category,metal", "--epochs", "2", "--batch-size", "8", "--ema", "0.9",
-                "--database-url", url, "--objects", objects.path, "--run", dir.appendingPathComponent("run").path, "--out", model, "--fid-every", "0"])
+                "--lr-d", "1e-4", "--g-features", "32", "--d-features", "16", "--database-url", url, "--objects", objects.path, "--run", dir.appendingPathComponent("run").path, "--out", model, "--fid-every", "0"])
             #expect(train.status == 0, "\(train.stderr)")
             #expect(train.stdout.contains("30 catalogue images (64×64, conditioned on category and metal"), "\(train.stdout)")
             let config = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("g.json"))) as? [String: Any]
             #expect((config?["conditions"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["category", "metal"])
+            #expect(config?["generatorFeatures"] as? Int == 32 && config?["discriminatorFeatures"] as? Int == 16, "\(String(describing: config))")
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("run/state.json"))) as? [String: Any]
+            #expect((state?["options"] as? [String: Any])?["discriminatorLearningRate"] as? Double == 1e-4)
             let out = dir.appendingPathComponent("samples")
             let sample = try await runProcess(loupeExecutable(), ["gan", "sample", "--model", model, "--n", "3", "--category", "ring", "--metal", "rose-gold",
                                                                   "--out", out.path])

@@ -69,7 +69,33 @@ import Torch
         #expect(config.conditions.isEmpty && !config.spectralNorm && config.version == "dcgan-x")
         let options = try JSONDecoder().decode(GANTrainingOptions.self, from: Data(
             #"{"epochs":3,"batchSize":128,"learningRate":0.0002,"beta1":0.5,"realLabel":0.9,"seed":0,"samples":64}"#.utf8))
-        #expect(options.loss == .bce && options.ema == 0 && !options.flip)
+        #expect(options.loss == .bce && options.ema == 0 && !options.flip && options.discriminatorLearningRate == nil)
+    }
+
+    /// Two time-scale updates: the discriminator's Adam runs at its own rate (0 here: it must not move)
+    /// while the generator's runs at `learningRate`; the rate is saved with the run.
+    @Test func theDiscriminatorHasItsOwnLearningRate() throws {
+        let run = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: run) }
+        var config = DCGANConfig()
+        (config.generatorFeatures, config.discriminatorFeatures) = (8, 8)
+        var options = GANTrainingOptions()
+        (options.epochs, options.batchSize, options.samples, options.discriminatorLearningRate) = (1, 16, 4, 0)
+        LibTorch.manualSeed(5)
+        let images = try Tensor.rand([32, 1, 32, 32]) * 2 - 1
+        _ = try GANTrainer(options: options, config: config, images: images, runDirectory: run, log: { _ in }, progress: { _, _, _ in }).run(resume: false)
+        LibTorch.manualSeed(options.seed)  // the trainer's start: the same seed, the generator then the discriminator
+        let fresh = try Generator(config: config), freshD = try Discriminator(config: config)
+        let d = try Checkpoint.load(from: run.appendingPathComponent("discriminator-last.pt"))
+        let g = try Checkpoint.load(from: run.appendingPathComponent("generator-last.pt"))
+        func moved(_ saved: [(name: String, tensor: Tensor)], _ start: ParameterStore) throws -> Double {
+            let parameters = Set(start.entries.filter { $0.kind == .parameter }.map(\.name))
+            return try saved.filter { parameters.contains($0.name) }.map { try ($0.tensor - start[$0.name]!).abs().max().item() }.max() ?? 0
+        }
+        #expect(try moved(d, freshD.store) == 0)
+        #expect(try moved(g, fresh.store) > 1e-4)
+        let state = try String(contentsOf: run.appendingPathComponent("state.json"), encoding: .utf8)
+        #expect(state.contains(#""discriminatorLearningRate":0"#), "\(state)")
     }
 
     /// A conditional GAN on two classes that are two flat images (class 0 black, class 1 white) learns to
