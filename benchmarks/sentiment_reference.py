@@ -1,7 +1,7 @@
 """Reference inference time for a sentiment model: the same BERT encoder (Hugging Face transformers
 4.30.2 BertModel over Debian's PyTorch 1.13), mean pooling and a linear head, on the same sentences,
 in batches of 32 padded to each batch's longest (what transformers does), ordered by length and in
-corpus order. Weights are random: the time does not depend on them.
+corpus order; the median of three passes each. Weights are random: the time does not depend on them.
 
 usage: sentiment_reference.py MODEL.json VOCAB.txt TEXTS.txt  → one JSON line
 """
@@ -28,11 +28,15 @@ def classify(batch):
     return head((states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).softmax(-1)
 
 
-def ms_per_review(ordered):
-    start = time.perf_counter()
-    for i in range(0, len(ordered), 32):
-        classify(ordered[i:i + 32])
-    return (time.perf_counter() - start) * 1000 / len(ordered)
+def ms_per_review(ordered, rounds=3):
+    """The median over `rounds` passes, as `loupe eval sentiment` reports."""
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for i in range(0, len(ordered), 32):
+            classify(ordered[i:i + 32])
+        times.append((time.perf_counter() - start) * 1000 / len(ordered))
+    return sorted(times)[rounds // 2]
 
 
 with torch.no_grad():

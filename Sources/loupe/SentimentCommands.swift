@@ -175,33 +175,43 @@ extension SentimentSplit: ExpressibleByArgument {}
 extension EvalCommand {
     struct Sentiment: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "sentiment", abstract: "Accuracy and F1 of a sentiment model on a corpus split, inference ms per review (batches of 32, by length and in arrival order) and model size.")
+            commandName: "sentiment", abstract: "Accuracy and F1 of a sentiment model on a corpus split, inference ms per review (batches of 32, by length and in arrival order; median of --rounds passes) and model size.")
         @Option(help: "Model written by `loupe train sentiment`.") var model: String
         @Option(help: "movie or product.") var corpus: ReviewCorpus = .product
         @Option(help: "train, validation or test.") var split: SentimentSplit = .test
         @Option(help: "Directory of the review corpora (default .cache/data/reviews).") var data: String?
         @Flag(help: "Print JSON.") var json = false
+        @Option(help: "Timed passes over the split; the median is reported.") var rounds = 3
         @Option(help: "Also write the split's texts, one per line in corpus order (for a reference timing on the same sentences).")
         var textsOut: String?
         @OptionGroup var runtime: RuntimeOptions
 
         func run() async throws {
             try runtime.apply()
+            guard rounds >= 1 else { throw ValidationError("--rounds is at least 1") }
             let file = URL(fileURLWithPath: model)
             let classifier = try SentimentModels.load(file)
             let sentences = try ReviewCorpus.load(corpus, directory: data.map { URL(fileURLWithPath: $0) } ?? ReviewCorpus.defaultDirectory)
             let chosen = ReviewCorpus.splits(corpus, sentences: sentences, seed: runtime.seed)[split]!
             if let textsOut { try AtomicFile.write(Data(chosen.map { $0.text + "\n" }.joined().utf8), to: URL(fileURLWithPath: textsOut)) }
             _ = try classifier.predict(chosen.prefix(32).map(\.text), batchSize: 32)  // warm-up
-            let start = ContinuousClock.now
             let scores = try SentimentModels.evaluate(classifier, on: chosen, batchSize: 32)
-            let bucketed = (ContinuousClock.now - start).milliseconds / Double(max(scores.count, 1))
-            // The same sentences 32 at a time in corpus order, as reviews arrive: each batch padded to its own longest.
-            let arrivalStart = ContinuousClock.now
-            for batch in stride(from: 0, to: chosen.count, by: 32) {
-                _ = try classifier.predict(chosen[batch ..< min(batch + 32, chosen.count)].map(\.text), batchSize: 32)
+            let texts = chosen.map(\.text)
+            /// The median over `rounds` passes of ms per review (this 2-core machine varies by ±20 % run to run).
+            func msPerReview(_ pass: () throws -> Void) throws -> Double {
+                let times = try (0 ..< rounds).map { _ in
+                    let start = ContinuousClock.now
+                    try pass()
+                    return (ContinuousClock.now - start).milliseconds / Double(max(texts.count, 1))
+                }
+                return times.sorted()[times.count / 2]
             }
-            let arrival = (ContinuousClock.now - arrivalStart).milliseconds / Double(max(scores.count, 1))
+            // The whole split in batches of 32 ordered by length (what `predict` does with a list).
+            let bucketed = try msPerReview { _ = try classifier.predict(texts, batchSize: 32) }
+            // The same sentences 32 at a time in corpus order, as reviews arrive: each batch padded to its own longest.
+            let arrival = try msPerReview {
+                for batch in stride(from: 0, to: texts.count, by: 32) { _ = try classifier.predict(Array(texts[batch ..< min(batch + 32, texts.count)]), batchSize: 32) }
+            }
             let bytes = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
             if json {
                 print(String(format: #"{"model":"%@","corpus":"%@","split":"%@","count":%d,"accuracy":%.4f,"f1":%.4f,"ms_per_review":%.3f,"ms_per_review_arrival_order":%.3f,"parameters":%d,"bytes":%d}"#,
