@@ -52,6 +52,14 @@ func timeSteps(steps: Int, warmup: Int, batch: Int, _ step: () throws -> Double)
                  LibTorch.threads, steps, seconds, cpu, images / seconds, images / cpu, loss))
 }
 
+/// The `p`-quantile of `v` (0...1) by nearest rank: the element at round((count - 1) * p) of the sorted
+/// values, so `p` 0.5 is the median (the upper of the two middle values for an even count).
+func percentile(_ v: [Double], _ p: Double) -> Double {
+    precondition(!v.isEmpty && (0 ... 1).contains(p), "percentile of an empty list, or p outside 0...1")
+    let sorted = v.sorted()
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+}
+
 /// User + system CPU time of this process, all threads (as Python's `time.process_time()`).
 func processCPUSeconds() -> Double {
     var t = timespec()

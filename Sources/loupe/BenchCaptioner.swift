@@ -39,10 +39,6 @@ extension Bench {
                 for s in 0 ..< 4 { stages[s].append(marks[s + 1] - marks[s]) }
                 totals.append(marks[4] - marks[0])
             }
-            func percentile(_ v: [Double], _ p: Double) -> Double {
-                let sorted = v.sorted()
-                return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
-            }
             let names = ["decode_ms", "preprocess_ms", "encode_ms", "heads_and_beam_ms"]
             let parts = zip(names, stages).map { String(format: "\"%@\":%.2f", $0, percentile($1, 0.5)) }.joined(separator: ",")
             print(String(format: #"{"threads":%d,"beam":%d,"runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,%@}"#,

@@ -204,7 +204,7 @@ extension EvalCommand {
                     try pass()
                     return (ContinuousClock.now - start).milliseconds / Double(max(texts.count, 1))
                 }
-                return times.sorted()[times.count / 2]
+                return percentile(times, 0.5)
             }
             // The whole split in batches of 32 ordered by length (what `predict` does with a list).
             let bucketed = try msPerReview { _ = try classifier.predict(texts, batchSize: 32) }
