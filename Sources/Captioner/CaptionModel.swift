@@ -148,7 +148,9 @@ public final class CaptionModel {
     public struct Targets {
         /// (N, T) token ids `<bos> … <eos>` padded with `<pad>`.
         public let tokens: Tensor
-        /// Per field: (N) class indices, or (N, values) multi-hot float for multi-label fields.
+        /// Per field: (N) class indices, or (N, values) multi-hot float for multi-label fields. A row the
+        /// example has no label for is `CaptionDataset.unlabelled` (single) or all −1 (multi-label); token
+        /// rows of `<bos>` and padding only carry no caption loss.
         public let attributes: [String: Tensor]
         public init(tokens: Tensor, attributes: [String: Tensor]) { (self.tokens, self.attributes) = (tokens, attributes) }
     }
@@ -170,17 +172,28 @@ public final class CaptionModel {
         let padding = try input.eq(Double(config.vocabulary.padID))
         let logits = try decode(input, memory: memory, paddingMask: padding)  // (N, T-1, V)
         let v = config.vocabulary.count
-        let captionLoss = try Functional.crossEntropy(logits.reshape(-1, v), target: next.reshape(-1),
+        // Means over the labelled targets only, written as sum / count so that a batch in which nothing is
+        // labelled for a field (synthetic images carry only category and metal) adds 0, not NaN.
+        let captionLoss = try Functional.crossEntropy(logits.reshape(-1, v), target: next.reshape(-1), reduction: .sum,
                                                       ignoreIndex: config.vocabulary.padID, labelSmoothing: labelSmoothing)
+            / next.ne(Double(config.vocabulary.padID)).sum().to(.float32).clamp(min: 1)
         let attributeLogits = try attributeLogits(features)
         var attributeLoss = try Tensor.scalar(0)
         for field in config.fields {
             guard let logits = attributeLogits[field.name], let target = targets.attributes[field.name] else { continue }
-            // Multi-label: summed over the values (mean over the batch), so each stone's decision weighs as
-            // much as a single-label field's; the mean over 12 mostly-negative outputs learned only "none".
-            let loss = field.multiple
-                ? try Functional.binaryCrossEntropyWithLogits(logits, target: target) * Double(field.values.count)
-                : try Functional.crossEntropy(logits, target: target)
+            let loss: Tensor
+            if field.multiple {
+                // Multi-label: summed over the values (mean over the labelled rows), so each stone's decision
+                // weighs as much as a single-label field's; the mean over 12 mostly-negative outputs learned
+                // only "none". Rows of −1 are unlabelled.
+                let labelled = try target.ge(0).to(.float32)                                     // (N, values)
+                loss = try Functional.binaryCrossEntropyWithLogits(logits, target: target.clamp(min: 0), weight: labelled, reduction: .sum)
+                    / (labelled.sum() / Double(field.values.count)).clamp(min: 1)
+            } else {
+                // Class −100 is unlabelled (cross-entropy's ignore index).
+                loss = try Functional.crossEntropy(logits, target: target, reduction: .sum)
+                    / target.ne(Double(CaptionDataset.unlabelled)).sum().to(.float32).clamp(min: 1)
+            }
             attributeLoss = try attributeLoss + loss
         }
         let total = try captionLoss + attributeLoss * attributeWeight

@@ -27,6 +27,8 @@ public final class CaptionDataset {
         self.examples = examples
         self.config = config
         sequences = examples.map { example in
+            // A labels-only example (a synthetic image) has no text: `<bos>` alone, so no caption loss.
+            guard !example.descriptions.isEmpty else { return [[config.vocabulary.bosID]] }
             let title = grounding.delexicalize(example.title)
             return example.descriptions.map { description in
                 let ids = config.vocabulary.encode(title: title, description: grounding.delexicalize(description))
@@ -49,20 +51,30 @@ public final class CaptionDataset {
         return try Tensor(flat, shape: [rows.count, t])
     }
 
-    /// Attribute targets for a batch: class indices for single fields, multi-hot for gemstones.
+    /// The class index of a field an example is not labelled with (cross-entropy's ignore index).
+    public static let unlabelled = -100
+
+    /// Attribute targets for a batch: class indices for single fields, multi-hot for gemstones. A field
+    /// left empty (a synthetic image's style, finish and stones) is unlabelled: `unlabelled`, or a row of −1.
     func attributeTargets(_ indices: [Int]) throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
         for field in config.fields {
             if field.multiple {
                 var hot = [Float](repeating: 0, count: indices.count * field.values.count)
                 for (row, i) in indices.enumerated() {
+                    if examples[i].attributes.gemstones.isEmpty {
+                        for k in 0 ..< field.values.count { hot[row * field.values.count + k] = -1 }
+                    }
                     for gem in examples[i].attributes.gemstones {
                         if let k = field.values.firstIndex(of: gem) { hot[row * field.values.count + k] = 1 }
                     }
                 }
                 out[field.name] = try Tensor(hot, shape: [indices.count, field.values.count])
             } else {
-                let labels = indices.map { Int64(field.values.firstIndex(of: examples[$0].attributes.value(field.name)) ?? 0) }
+                let labels = indices.map { i -> Int64 in
+                    // Empty, or (never for validated products) a value the taxonomy lacks: nothing to learn.
+                    Int64(field.values.firstIndex(of: examples[i].attributes.value(field.name)) ?? Self.unlabelled)
+                }
                 out[field.name] = try Tensor(labels, shape: [indices.count])
             }
         }
@@ -145,5 +157,70 @@ public final class FeatureCache {
         if let augmenter, let json = try? encoder.encode(augmenter.config) { text += String(decoding: json, as: UTF8.self) }
         for e in examples { text += "|" + e.images.map(\.hex).joined(separator: ",") }
         return String(sha256Hex(Data(text.utf8)).prefix(24))
+    }
+}
+
+public struct SyntheticImagesError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+}
+
+/// Generated images as labels-only training examples: a directory written by `loupe gan sample`, whose
+/// `samples.tsv` names each PNG and the labels it was drawn for (a header `file`, then any of category,
+/// metal, style, finish). The examples carry those labels and nothing else — no text, no stones — so they
+/// teach the attribute heads they are labelled for and add no caption loss. Also the photo source for
+/// them, in front of the real photos. They stay outside the database: a synthetic image never becomes a
+/// product photo.
+public struct SyntheticPhotoSource: PhotoSource {
+    public let examples: [CaptionExample]
+    let files: [ObjectKey: URL]
+    let base: any PhotoSource
+
+    public static let manifestName = "samples.tsv"
+    static let fields = ["category", "metal", "style", "finish"]
+
+    public init(directory: URL, base: any PhotoSource, taxonomy: Taxonomy = .standard) throws {
+        self.base = base
+        let manifest = directory.appendingPathComponent(Self.manifestName)
+        guard let text = try? String(contentsOf: manifest, encoding: .utf8) else {
+            throw SyntheticImagesError(description: "\(manifest.path) is missing: write the images with `loupe gan sample`")
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        guard let header = lines.first, header.first == "file", header.count >= 2 else {
+            throw SyntheticImagesError(description: "\(manifest.path): the header is `file` then the label columns")
+        }
+        let columns = Array(header.dropFirst())
+        for name in columns where !Self.fields.contains(name) {
+            throw SyntheticImagesError(description: "\(manifest.path): unknown column '\(name)' (one of \(Self.fields.joined(separator: ", ")))")
+        }
+        var examples: [CaptionExample] = [], files: [ObjectKey: URL] = [:]
+        for (number, row) in lines.dropFirst().enumerated() {
+            let place = "\(manifest.path) line \(number + 2)"
+            guard row.count == header.count else { throw SyntheticImagesError(description: "\(place): \(row.count) columns, the header has \(header.count)") }
+            var labels: [String: String] = [:]
+            for (name, value) in zip(columns, row.dropFirst()) {
+                guard taxonomy[name]?.contains(value) == true else {
+                    throw SyntheticImagesError(description: "\(place): unknown \(name) '\(value)'")
+                }
+                labels[name] = value
+            }
+            let url = directory.appendingPathComponent(row[0])
+            guard row[0].hasSuffix(".png"), !row[0].contains("/"), let data = FileManager.default.contents(atPath: url.path) else {
+                throw SyntheticImagesError(description: "\(place): no PNG file '\(row[0])' in \(directory.path)")
+            }
+            _ = try RGBImage(contentsOf: url)  // a bad image fails here, before any training
+            let key = ObjectKey(digestOf: data)
+            files[key] = url
+            let attributes = Attributes(category: labels["category"] ?? "", metal: labels["metal"] ?? "", gemstones: [],
+                                        style: labels["style"] ?? "", finish: labels["finish"] ?? "")
+            examples.append(CaptionExample(productID: -Int64(number + 1), externalID: "synthetic:\(row[0])", split: .train, attributes: attributes,
+                                           title: "", descriptions: [], images: [key]))
+        }
+        guard !examples.isEmpty else { throw SyntheticImagesError(description: "\(manifest.path) lists no images") }
+        (self.examples, self.files) = (examples, files)
+    }
+
+    public func photo(_ key: ObjectKey) throws -> RGBImage {
+        if let url = files[key] { return try RGBImage(contentsOf: url) }
+        return try base.photo(key)
     }
 }

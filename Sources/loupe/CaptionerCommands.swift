@@ -51,6 +51,11 @@ struct TrainCommand: AsyncParsableCommand {
         @Option(help: "K-fold cross-validation over train+validation instead of one run (K ≥ 2).") var folds: Int?
         @Flag(help: "Small hyper-parameter search; writes sweep.md and sweep.json into the run directory.") var sweep = false
         @Flag(help: "Evaluate the trained model on the test split too (recorded in the registry).") var test = false
+        @Option(help: "Keep only the first KEEP training products of CATEGORY (CATEGORY=KEEP, e.g. bracelet=10): a deliberately low-volume category.",
+                transform: { try Thinning(parsing: $0) })
+        var thin: Thinning?
+        @Option(help: "Add the images of a `loupe gan sample` directory (its samples.tsv labels) to training, as labels-only examples.")
+        var synthetic: String?
 
         enum Activation: String, ExpressibleByArgument { case always, never, ifNone = "if-none" }
 
@@ -75,7 +80,7 @@ struct TrainCommand: AsyncParsableCommand {
             let logger = makeLogger("loupe.train")
             let config = try database.configuration()
             let objectRoot = URL(fileURLWithPath: objects ?? Paths.objects)
-            let photos = DirectoryPhotoSource(store: try DirectoryObjectStore(root: objectRoot))
+            let realPhotos = DirectoryPhotoSource(store: try DirectoryObjectStore(root: objectRoot))
             var (train, validation, testSet) = try await config.withConnection(logger: logger) { connection in
                 let all = try await TrainingDataRepository().examples(splits: DatasetSplit.allCases, on: connection, logger: logger)
                 return (all.filter { $0.split == .train }, all.filter { $0.split == .validation }, all.filter { $0.split == .test })
@@ -83,6 +88,23 @@ struct TrainCommand: AsyncParsableCommand {
             if let limit { train = Array(train.prefix(limit)); validation = Array(validation.prefix(max(8, limit / 8))) }
             guard !train.isEmpty, !validation.isEmpty else {
                 throw ValidationError("no training data: import a catalogue first (`loupe catalog import Fixtures/catalogue`)")
+            }
+            if let thin {
+                let before = train.count
+                train = thin.apply(train)
+                print("thinned \(thin.category) to \(thin.keep) training products: \(before) → \(train.count)")
+            }
+            var photos: any PhotoSource = realPhotos
+            var syntheticCount = 0
+            if let synthetic {
+                guard folds == nil else { throw ValidationError("--synthetic trains on generated images; --folds would validate on them") }
+                let source: SyntheticPhotoSource
+                do { source = try SyntheticPhotoSource(directory: URL(fileURLWithPath: synthetic), base: realPhotos) } catch let error as SyntheticImagesError {
+                    throw ValidationError(error.description)
+                }
+                (photos, syntheticCount) = (source, source.examples.count)
+                train += source.examples
+                print("added \(syntheticCount) synthetic images (labels only) from \(synthetic)")
             }
             let pretrainedURL = encoder == .scratch ? nil : URL(fileURLWithPath: pretrained ?? Paths.pretrainedEncoder)
             if let pretrainedURL, !FileManager.default.fileExists(atPath: pretrainedURL.path) {
@@ -123,8 +145,10 @@ struct TrainCommand: AsyncParsableCommand {
             let metrics = ModelMetrics(validation: result.validation, test: testReport, bestEpoch: result.bestEpoch,
                                        epochs: result.history.count, trainingSeconds: result.trainingSeconds,
                                        featureSeconds: result.featureSeconds, options: options())
-            let snapshot = Snapshot(train: train.count, validation: validation.count, taxonomyVersion: result.config.taxonomyVersion,
-                                    descriptions: (train + validation).reduce(0) { $0 + $1.descriptions.count })
+            let real = train.filter { $0.productID > 0 }
+            let snapshot = Snapshot(train: real.count, validation: validation.count, taxonomyVersion: result.config.taxonomyVersion,
+                                    descriptions: (real + validation).reduce(0) { $0 + $1.descriptions.count },
+                                    synthetic: syntheticCount > 0 ? syntheticCount : nil, thinned: thin?.description)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let configJSON = String(decoding: try Data(contentsOf: Checkpoint.configURL(for: destination)), as: UTF8.self)
@@ -137,7 +161,7 @@ struct TrainCommand: AsyncParsableCommand {
                 case .never: activateNow = false
                 case .ifNone: activateNow = try await registry.active(kind: "captioner", on: connection, logger: logger) == nil
                 }
-                let products = train.map { (id: $0.productID, split: "train") } + validation.map { (id: $0.productID, split: "validation") }
+                let products = real.map { (id: $0.productID, split: "train") } + validation.map { (id: $0.productID, split: "validation") }
                 return (try await registry.register(kind: "captioner", version: result.config.version, path: destination.path, sha256: sha,
                                                     configJSON: configJSON, metricsJSON: String(decoding: try encoder.encode(metrics), as: UTF8.self),
                                                     snapshotJSON: String(decoding: try encoder.encode(snapshot), as: UTF8.self),
@@ -229,6 +253,9 @@ struct Snapshot: Codable {
     let validation: Int
     let taxonomyVersion: Int
     let descriptions: Int
+    /// Labels-only generated images added to training (`--synthetic`), and the thinned category (`--thin`).
+    var synthetic: Int? = nil
+    var thinned: String? = nil
 }
 
 extension EncoderMode: ExpressibleByArgument {}
@@ -342,6 +369,7 @@ struct EvalCommand: AsyncParsableCommand {
         @Flag(help: "Print the report as JSON.") var json = false
         @Option(help: "Object store directory (default: LOUPE_OBJECTS or .cache/objects).") var objects: String?
         @Option(help: "Evaluate only the first N products of the split (quick checks).") var limit: Int?
+        @Option(help: "Evaluate only the products of this category (e.g. a thinned one).") var category: String?
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var runtime: RuntimeOptions
 
@@ -354,7 +382,11 @@ struct EvalCommand: AsyncParsableCommand {
             let examples = try await database.configuration().withConnection(logger: logger) {
                 try await TrainingDataRepository().examples(splits: [split], on: $0, logger: logger)
             }
-            let chosen = limit.map { Array(examples.prefix($0)) } ?? examples
+            if let category, !Taxonomy.standard.category.contains(category) {
+                throw ValidationError("unknown category '\(category)' (one of \(Taxonomy.standard.category.slugs.joined(separator: ", ")))")
+            }
+            let inCategory = category.map { c in examples.filter { $0.attributes.category == c } } ?? examples
+            let chosen = limit.map { Array(inCategory.prefix($0)) } ?? inCategory
             guard !chosen.isEmpty else { throw ValidationError("the \(split.rawValue) split is empty") }
             let photos = DirectoryPhotoSource(store: try DirectoryObjectStore(root: URL(fileURLWithPath: objects ?? Paths.objects)))
             let report = try evaluate(drafter: drafter, examples: chosen, photos: photos, beam: beam, progress: LineProgress())

@@ -33,6 +33,9 @@ extension TrainCommand {
         @Option(help: "Feature maps of the generator's last block (default 64).") var gFeatures = 64
         @Option(help: "Feature maps of the discriminator's first block (default 64).") var dFeatures = 64
         @Option(help: "Use at most N training images (quick runs).") var limit: Int?
+        @Option(help: "Catalogue: keep only the first KEEP products of CATEGORY (CATEGORY=KEEP, e.g. bracelet=10), to study a low-volume category.",
+                transform: { try Thinning(parsing: $0) })
+        var thin: Thinning?
         @Option(help: "Run directory: checkpoints, state, samples/, loss.png (default: .cache/runs/gan-<time>).") var run: String?
         @Flag(help: "Continue the run in --run from its last epoch.") var resume = false
         @Option(help: "Where to copy the trained generator (default: .cache/models/gan/<version>.pt).") var out: String?
@@ -57,11 +60,12 @@ extension TrainCommand {
             switch data {
             case .fashionMnist:
                 guard fields.isEmpty || fields == ["class"] else { throw ValidationError("Fashion-MNIST can be conditioned on class only") }
+                guard thin == nil else { throw ValidationError("--thin applies to the catalogue") }
                 set = try GANImageSet.fashionMNIST(FashionMNIST(split: .train, limit: limit), conditional: !fields.isEmpty)
             case .catalogue:
                 let conditions: [GANCondition]
                 do { conditions = try GANImageSet.conditions(fields: fields) } catch { throw ValidationError("\(error)") }
-                set = try await loadCatalogueImages(database: database, objects: objects, conditions: conditions, limit: limit, bar: bar)
+                set = try await loadCatalogueImages(database: database, objects: objects, conditions: conditions, limit: limit, thin: thin, bar: bar)
                 (config.imageSize, config.channels) = (64, 3)
             }
             (config.conditions, config.spectralNorm) = (set.conditions, spectralNorm)
@@ -130,11 +134,16 @@ extension TrainCommand {
 /// The catalogue's train and validation products with their photos, as GAN training images (64×64).
 /// The test split stays out: the captioner is measured on it.
 func loadCatalogueImages(database: DatabaseOptions, objects: String?, conditions: [GANCondition], limit: Int?,
-                         bar: LineProgress) async throws -> GANImageSet {
+                         thin: Thinning? = nil, bar: LineProgress) async throws -> GANImageSet {
     let logger = makeLogger("loupe.gan")
     let config = try database.configuration()
     var examples = try await config.withConnection(logger: logger) { connection in
         try await TrainingDataRepository().examples(splits: [.train, .validation], on: connection, logger: logger)
+    }
+    if let thin {
+        let before = examples.count
+        examples = thin.apply(examples)
+        bar.log("thinned \(thin.category) to \(thin.keep) products: \(before) → \(examples.count) products")
     }
     if let limit { examples = Array(examples.prefix(limit)) }
     guard !examples.isEmpty else { throw ValidationError("no catalogue products: import one first (`loupe catalog import Fixtures/catalogue`)") }
@@ -172,8 +181,8 @@ struct GANCommand: AsyncParsableCommand {
             for (name, value) in [("category", category), ("metal", metal), ("style", style), ("finish", finish), ("class", label)] {
                 if let value { fixed[name] = value }
             }
-            let images: Tensor
-            do { images = try generator.sample(count: n, fixing: fixed).images } catch let error as GANSamplingError {
+            let images: Tensor, labels: Tensor?
+            do { (images, labels) = try generator.sample(count: n, fixing: fixed) } catch let error as GANSamplingError {
                 throw ValidationError(error.description)
             }
             let directory = URL(fileURLWithPath: out)
@@ -185,8 +194,16 @@ struct GANCommand: AsyncParsableCommand {
             }
             try ImageEncoder.writePNG(ImageEncoder.grid(images.slice(dim: 0, 0 ..< min(n, 64))), to: directory.appendingPathComponent("grid.png"),
                                       range: -1 ... 1)
-            let labels = fixed.keys.sorted().map { "\($0) \(fixed[$0]!)" }.joined(separator: ", ")
-            print("wrote \(n) images of \(c.version)\(labels.isEmpty ? "" : " (\(labels))") into \(directory.path)")
+            // samples.tsv: each file with the labels it was drawn for (what `train captioner --synthetic` reads).
+            let indices = try labels.map { try $0.to(.float64).doubles().map { Int($0) } } ?? []
+            var manifest = (["file"] + c.conditions.map(\.name)).joined(separator: "\t") + "\n"
+            for i in 0 ..< n {
+                let row = c.conditions.enumerated().map { $0.element.labels[indices[i * c.conditions.count + $0.offset]] }
+                manifest += ([String(format: "sample-%05d.png", i)] + row).joined(separator: "\t") + "\n"
+            }
+            try AtomicFile.write(Data(manifest.utf8), to: directory.appendingPathComponent("samples.tsv"))
+            let named = fixed.keys.sorted().map { "\($0) \(fixed[$0]!)" }.joined(separator: ", ")
+            print("wrote \(n) images of \(c.version)\(named.isEmpty ? "" : " (\(named))") and samples.tsv into \(directory.path)")
         }
     }
 }

@@ -111,3 +111,34 @@ struct CatalogueFileTests {
         #expect(rows[2].fields == ["last", "row", "here"])
     }
 }
+
+/// `--thin CATEGORY=KEEP`: the first KEEP products of the category by id stay, in their order; every
+/// other category is untouched; bad arguments name what is wrong.
+struct ThinningTests {
+    static func product(_ id: Int64, _ category: String) -> CaptionExample {
+        CaptionExample(productID: id, externalID: "p\(id)", split: .train,
+                       attributes: Attributes(category: category, metal: "platinum", gemstones: ["none"], style: "classic", finish: "polished"),
+                       title: "t", descriptions: ["d"], images: [])
+    }
+
+    @Test func keepsTheFirstProductsOfOneCategory() throws {
+        // Out of id order on purpose: the rule is by id, the output keeps the input's order.
+        let examples = [(9, "bracelet"), (2, "ring"), (7, "bracelet"), (3, "bracelet"), (5, "ring"), (1, "bracelet")].map { Self.product(Int64($0.0), $0.1) }
+        let thin = try Thinning(parsing: "bracelet=2")
+        #expect(thin == Thinning(category: "bracelet", keep: 2) && thin.description == "bracelet=2")
+        #expect(thin.apply(examples).map(\.productID) == [2, 3, 5, 1])
+        #expect(Thinning(category: "bracelet", keep: 0).apply(examples).map(\.productID) == [2, 5])
+        #expect(Thinning(category: "bracelet", keep: 10).apply(examples) == examples)
+        #expect(Thinning(category: "anklet", keep: 0).apply(examples) == examples)
+    }
+
+    @Test func refusesBadArguments() {
+        func message(_ text: String) -> String {
+            do { _ = try Thinning(parsing: text); return "" } catch { return "\(error)" }
+        }
+        #expect(message("tiara=3").contains("unknown category \"tiara\""))
+        #expect(message("bracelet").contains("CATEGORY=KEEP"))
+        #expect(message("bracelet=-1").contains("KEEP ≥ 0"))
+        #expect(message("bracelet=x").contains("CATEGORY=KEEP"))
+    }
+}

@@ -62,6 +62,37 @@ import Testing
             #expect(sample.stdout.contains("(category ring, metal rose-gold)"))
             let one = try RGBImage(contentsOf: out.appendingPathComponent("sample-00002.png"))
             #expect(one.width == 64 && one.height == 64)
+            // samples.tsv: each file with the labels it was drawn for.
+            let manifest = try String(contentsOf: out.appendingPathComponent("samples.tsv"), encoding: .utf8)
+            #expect(manifest == "file\tcategory\tmetal\n" + (0 ..< 3).map { String(format: "sample-%05d.png\tring\trose-gold\n", $0) }.joined(), "\(manifest)")
+            // The thinned-category experiment: a captioner trained on one ring plus the three generated rings
+            // (labels only). The registry's training snapshot holds the real products and nothing else.
+            let weights = CaptionerCommandTests.weights
+            let captioner = try await runProcess(loupeExecutable(), [
+                "train", "captioner", "--database-url", url, "--objects", objects.path, "--pretrained", weights, "--thin", "ring=1",
+                "--synthetic", out.path, "--epochs", "1", "--views", "1", "--layers", "1", "--width", "32",
+                "--run", dir.appendingPathComponent("captioner").path, "--out", dir.appendingPathComponent("captioner.pt").path, "--activate", "never"])
+            #expect(captioner.status == 0, "\(captioner.stderr)")
+            #expect(captioner.stdout.contains("thinned ring to 1 training products"), "\(captioner.stdout)")
+            #expect(captioner.stdout.contains("added 3 synthetic images (labels only)"), "\(captioner.stdout)")
+            let (rows, snapshot) = try await db.configuration.withConnection(logger: testLogger) { c in
+                var out: (Int, String) = (0, "")
+                for try await row in try await c.query("""
+                    SELECT (SELECT count(*) FROM model_training_products)::int, (SELECT snapshot::text FROM models LIMIT 1)
+                    """, logger: testLogger).decode((Int, String).self) { out = row }
+                return out
+            }
+            let shown = try JSONSerialization.jsonObject(with: Data(snapshot.utf8)) as? [String: Any]
+            #expect(shown?["synthetic"] as? Int == 3 && shown?["thinned"] as? String == "ring=1", "\(snapshot)")
+            #expect(rows == (shown?["train"] as? Int ?? -1) + (shown?["validation"] as? Int ?? -1), "\(rows) \(snapshot)")
+            let ringsOnly = try await runProcess(loupeExecutable(), ["eval", "captioner", "--model", dir.appendingPathComponent("captioner.pt").path,
+                                                                     "--split", "validation", "--category", "ring", "--json", "--beam", "1",
+                                                                     "--database-url", url, "--objects", objects.path])
+            #expect(ringsOnly.status == 0, "\(ringsOnly.stderr)")
+            let rings = (try JSONSerialization.jsonObject(with: Data(ringsOnly.stdout.utf8)) as? [String: Any])?["report"] as? [String: Any]
+            #expect((rings?["examples"] as? Int ?? 0) > 0, "\(ringsOnly.stdout)")
+            let badThin = try await runProcess(loupeExecutable(), ["train", "captioner", "--thin", "tiara=1", "--database-url", url])
+            #expect(badThin.status != 0 && badThin.stderr.contains("unknown category \"tiara\""), "\(badThin.stderr)")
             let wrong = try await runProcess(loupeExecutable(), ["gan", "sample", "--model", model, "--metal", "gold", "--out", out.path])
             #expect(wrong.status != 0 && wrong.stderr.contains("unknown metal 'gold'"), "\(wrong.stderr)")
             let unconditioned = try await runProcess(loupeExecutable(), ["gan", "sample", "--model", model, "--style", "boho", "--out", out.path])
