@@ -56,6 +56,8 @@ struct TrainCommand: AsyncParsableCommand {
         var thin: Thinning?
         @Option(help: "Add the images of a `loupe gan sample` directory (its samples.tsv labels) to training, as labels-only examples.")
         var synthetic: String?
+        @Option(help: "With --thin: show each kept product of the thinned category N times an epoch (the oversampling baseline).")
+        var oversample: Int?
 
         enum Activation: String, ExpressibleByArgument { case always, never, ifNone = "if-none" }
 
@@ -94,6 +96,10 @@ struct TrainCommand: AsyncParsableCommand {
                 train = thin.apply(train)
                 print("thinned \(thin.category) to \(thin.keep) training products: \(before) → \(train.count)")
             }
+            if let oversample {
+                guard thin != nil, oversample >= 1 else { throw ValidationError("--oversample N takes --thin and N ≥ 1") }
+                guard folds == nil else { throw ValidationError("--oversample applies to one run, not --folds") }
+            }
             var photos: any PhotoSource = realPhotos
             var syntheticCount = 0
             if let synthetic {
@@ -115,8 +121,13 @@ struct TrainCommand: AsyncParsableCommand {
             print("training on \(train.count) products, validating on \(validation.count); run directory \(runURL.path)")
             let bar = LineProgress()
             func trainer(_ options: TrainingOptions, _ train: [CaptionExample], _ validation: [CaptionExample], _ dir: URL) -> CaptionTrainer {
-                CaptionTrainer(options: options, train: train, validation: validation, photos: photos, pretrainedEncoder: pretrainedURL,
-                               runDirectory: dir, cacheDirectory: cache, log: { bar.log($0) }, progress: { bar.update($0, $1, $2) })
+                // The generated images come last and are cached apart, so the real photos' features are shared
+                // with a run without them.
+                let segments = syntheticCount > 0 ? [train.count - syntheticCount, syntheticCount] : nil
+                let repeats = oversample.flatMap { n in thin.map { t in train.map { $0.attributes.category == t.category && !$0.descriptions.isEmpty ? n : 1 } } }
+                return CaptionTrainer(options: options, train: train, validation: validation, photos: photos, pretrainedEncoder: pretrainedURL,
+                                      runDirectory: dir, cacheDirectory: cache, log: { bar.log($0) }, progress: { bar.update($0, $1, $2) },
+                                      repeats: repeats, cacheSegments: segments)
             }
 
             if let folds {
@@ -145,10 +156,10 @@ struct TrainCommand: AsyncParsableCommand {
             let metrics = ModelMetrics(validation: result.validation, test: testReport, bestEpoch: result.bestEpoch,
                                        epochs: result.history.count, trainingSeconds: result.trainingSeconds,
                                        featureSeconds: result.featureSeconds, options: options())
-            let real = train.filter { $0.productID > 0 }
+            let real = Array(train.dropLast(syntheticCount))  // the generated images come last
             let snapshot = Snapshot(train: real.count, validation: validation.count, taxonomyVersion: result.config.taxonomyVersion,
                                     descriptions: (real + validation).reduce(0) { $0 + $1.descriptions.count },
-                                    synthetic: syntheticCount > 0 ? syntheticCount : nil, thinned: thin?.description)
+                                    synthetic: syntheticCount > 0 ? syntheticCount : nil, thinned: thin?.description, oversample: oversample)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let configJSON = String(decoding: try Data(contentsOf: Checkpoint.configURL(for: destination)), as: UTF8.self)
@@ -253,9 +264,11 @@ struct Snapshot: Codable {
     let validation: Int
     let taxonomyVersion: Int
     let descriptions: Int
-    /// Labels-only generated images added to training (`--synthetic`), and the thinned category (`--thin`).
+    /// Labels-only generated images added to training (`--synthetic`) and the thinned category (`--thin`).
     var synthetic: Int? = nil
     var thinned: String? = nil
+    /// Times each kept product of the thinned category is shown an epoch (`--oversample`).
+    var oversample: Int? = nil
 }
 
 extension EncoderMode: ExpressibleByArgument {}
