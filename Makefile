@@ -67,12 +67,14 @@ train: release models
 	$(LOUPE) train captioner --views 6 --set-default --activate always --test
 
 # The conditional catalogue GAN behind POST /v1/synthetic-images (loupe serve loads it from $(GAN)):
-# 64×64, conditioned on category and metal, EMA of the generator; resumable (the run directory is kept).
+# 64×64, conditioned on category and metal; spectral norm + hinge loss with a 2× faster discriminator,
+# DiffAugment and an EMA of the generator (the recipe measured in README; ~20 s an epoch on 2 cores);
+# resumable (the run directory is kept).
 GAN := .cache/models/gan/catalogue.pt
-GAN_EPOCHS ?= 100
+GAN_EPOCHS ?= 200
 gan: catalog models
-	$(LOUPE) train gan --data catalogue --condition category,metal --ema 0.999 --epochs $(GAN_EPOCHS) --batch-size 64 \
-	  --fid-every 25 --fid-samples 1000 --run .cache/runs/gan-catalogue --resume --out $(GAN)
+	$(LOUPE) train gan --data catalogue --condition category,metal --spectral-norm --loss hinge --lr-d 4e-4 --ema 0.999 \
+	  --epochs $(GAN_EPOCHS) --batch-size 32 --fid-every 50 --fid-samples 1000 --run .cache/runs/gan-catalogue-snhinge --resume --out $(GAN)
 
 # Review sentiment: MiniLM-L6 fine-tuned on the movie-review sentences (≈ 9 min), then on the product-review
 # sentences from there (≈ 3 min), made the default that `loupe sentiment`, `loupe reviews import` and the

@@ -19,7 +19,10 @@ import Testing
         let sample = try await runProcess(loupeExecutable(), ["gan", "sample", "--model", model, "--n", "5", "--out", out.path])
         #expect(sample.status == 0, "\(sample.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
-        #expect(files == ["grid.png", "sample-00000.png", "sample-00001.png", "sample-00002.png", "sample-00003.png", "sample-00004.png"])
+        #expect(files == ["grid.png", "sample-00000.png", "sample-00001.png", "sample-00002.png", "sample-00003.png", "sample-00004.png", "samples.tsv"])
+        // An unconditional generator's samples.tsv names the files and no labels.
+        let manifest = try String(contentsOf: out.appendingPathComponent("samples.tsv"), encoding: .utf8)
+        #expect(manifest == "file\n" + (0 ..< 5).map { String(format: "sample-%05d.png\n", $0) }.joined(), "\(manifest)")
         let one = try RGBImage(contentsOf: out.appendingPathComponent("sample-00000.png"))
         #expect(one.width == 32 && one.height == 32)
         // FID against the test images, beside the train-vs-test floor (a tiny sample: the command runs).
