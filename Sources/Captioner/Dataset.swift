@@ -207,7 +207,7 @@ public struct SyntheticPhotoSource: PhotoSource {
             guard row[0].hasSuffix(".png"), !row[0].contains("/"), let data = FileManager.default.contents(atPath: url.path) else {
                 throw SyntheticImagesError(description: "\(place): no PNG file '\(row[0])' in \(directory.path)")
             }
-            _ = try RGBImage(contentsOf: url)  // a bad image fails here, before any training
+            _ = try RGBImage(decoding: data)  // a bad image fails here, before any training
             let key = ObjectKey(digestOf: data)
             files[key] = url
             let attributes = Attributes(category: labels["category"] ?? "", metal: labels["metal"] ?? "", gemstones: [],

@@ -124,7 +124,10 @@ struct TrainCommand: AsyncParsableCommand {
                 // The generated images come last and are cached apart, so the real photos' features are shared
                 // with a run without them.
                 let segments = syntheticCount > 0 ? [train.count - syntheticCount, syntheticCount] : nil
-                let repeats = oversample.flatMap { n in thin.map { t in train.map { $0.attributes.category == t.category && !$0.descriptions.isEmpty ? n : 1 } } }
+                let realCount = train.count - syntheticCount  // the generated images come last
+                let repeats = oversample.flatMap { n in thin.map { t in
+                    train.indices.map { $0 < realCount && train[$0].attributes.category == t.category ? n : 1 }
+                } }
                 return CaptionTrainer(options: options, train: train, validation: validation, photos: photos, pretrainedEncoder: pretrainedURL,
                                       runDirectory: dir, cacheDirectory: cache, log: { bar.log($0) }, progress: { bar.update($0, $1, $2) },
                                       repeats: repeats, cacheSegments: segments)
@@ -392,11 +395,11 @@ struct EvalCommand: AsyncParsableCommand {
             let file = URL(fileURLWithPath: model ?? Paths.defaultModel)
             guard FileManager.default.fileExists(atPath: file.path) else { throw ValidationError("no model at \(file.path)") }
             let drafter = try Drafter(contentsOf: file)
-            let examples = try await database.configuration().withConnection(logger: logger) {
-                try await TrainingDataRepository().examples(splits: [split], on: $0, logger: logger)
-            }
             if let category, !Taxonomy.standard.category.contains(category) {
                 throw ValidationError("unknown category '\(category)' (one of \(Taxonomy.standard.category.slugs.joined(separator: ", ")))")
+            }
+            let examples = try await database.configuration().withConnection(logger: logger) {
+                try await TrainingDataRepository().examples(splits: [split], on: $0, logger: logger)
             }
             let inCategory = category.map { c in examples.filter { $0.attributes.category == c } } ?? examples
             let chosen = limit.map { Array(inCategory.prefix($0)) } ?? inCategory
