@@ -696,3 +696,250 @@ lt_error lt_jit_forward(lt_module module, const lt_tensor *inputs, int count, lt
 }
 
 }  // extern "C"
+
+// MARK: fused captioner decoder
+
+#include <dlfcn.h>
+
+#include <cmath>
+
+namespace {
+
+// Fortran BLAS sgemm, found at run time in the BLAS that libtorch itself links (Debian's libblas.so.3
+// alternative: OpenBLAS or the reference BLAS), so the shim needs no BLAS development package.
+using SgemmFn = void (*)(const char *, const char *, const int *, const int *, const int *, const float *,
+                         const float *, const int *, const float *, const int *, const float *, float *,
+                         const int *);
+SgemmFn sgemm_function() {
+    static SgemmFn fn = reinterpret_cast<SgemmFn>(dlsym(RTLD_DEFAULT, "sgemm_"));
+    return fn;
+}
+
+// y (rows, n) = x (rows, k) · wᵀ + b, with w (n, k) and x, y row-major.
+void linear_rows(const float *x, int rows, int k, const float *w, const float *b, int n, float *y) {
+    for (int r = 0; r < rows; r++) std::memcpy(y + static_cast<size_t>(r) * n, b, sizeof(float) * n);
+    if (SgemmFn sgemm = sgemm_function()) {
+        // Column-major view: yᵀ (n, rows) = w (n, k) · xᵀ (k, rows), where w is stored as wᵀ (k, n).
+        const float one = 1;
+        sgemm("T", "N", &n, &rows, &k, &one, w, &k, x, &k, &one, y, &n);
+    } else {
+        auto out = torch::from_blob(y, {rows, n});
+        out.addmm_(torch::from_blob(const_cast<float *>(x), {rows, k}),
+                   torch::from_blob(const_cast<float *>(w), {n, k}).t());
+    }
+}
+
+void layer_norm_rows(const float *x, int rows, int d, const float *w, const float *b, double eps, float *y) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + static_cast<size_t>(r) * d;
+        float *yr = y + static_cast<size_t>(r) * d;
+        double mean = 0, var = 0;
+        for (int i = 0; i < d; i++) mean += xr[i];
+        mean /= d;
+        for (int i = 0; i < d; i++) var += (xr[i] - mean) * (xr[i] - mean);
+        const double inv = 1.0 / std::sqrt(var / d + eps);
+        for (int i = 0; i < d; i++) yr[i] = static_cast<float>((xr[i] - mean) * inv) * w[i] + b[i];
+    }
+}
+
+// One query row (D) over `length` keys and values laid out (length, D) → out (D).
+void attend_row(const float *q, const float *keys, const float *values, int length, int dh, float *scores, float *out) {
+    const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+    float top = -INFINITY;
+    for (int j = 0; j < length; j++) {
+        const float *k = keys + static_cast<size_t>(j) * dh;
+        float s = 0;
+        for (int i = 0; i < dh; i++) s += q[i] * k[i];
+        scores[j] = s * scale;
+        top = std::max(top, scores[j]);
+    }
+    float total = 0;
+    for (int j = 0; j < length; j++) total += (scores[j] = std::exp(scores[j] - top));
+    for (int i = 0; i < dh; i++) out[i] = 0;
+    for (int j = 0; j < length; j++) {
+        const float p = scores[j] / total, *v = values + static_cast<size_t>(j) * dh;
+        for (int i = 0; i < dh; i++) out[i] += p * v[i];
+    }
+}
+
+struct Block {
+    const float *ln1w, *ln1b, *qkvw, *qkvb, *ow, *ob, *ln2w, *ln2b, *cqw, *cqb, *cow, *cob, *ln3w, *ln3b, *fcw, *fcb,
+        *pw, *pb;
+    torch::Tensor crossKeys, crossValues;  // (H, M, Dh) contiguous
+    std::vector<float> keys, values;       // (rows, H, P, Dh)
+};
+
+struct Decoder {
+    std::vector<torch::Tensor> weights;  // keeps the referenced storage alive
+    std::vector<Block> blocks;
+    const float *embedding, *positions, *lnfw, *lnfb;
+    int d, heads, dh, hidden, vocabulary, maxPositions, maxRows, memoryLength;
+    double eps;
+    std::vector<float> x, h, a, big, scores, scratch, zeros;
+};
+
+const float *checked(const std::vector<torch::Tensor> &w, size_t i, std::vector<int64_t> shape) {
+    const auto &t = w[i];
+    if (t.scalar_type() != torch::kFloat32 || !t.is_contiguous() || t.device().type() != torch::kCPU)
+        throw std::invalid_argument("decoder weight " + std::to_string(i) + " must be a contiguous float32 CPU tensor");
+    if (t.sizes() != at::IntArrayRef(shape))
+        throw std::invalid_argument("decoder weight " + std::to_string(i) + " has shape " + c10::str(t.sizes()) +
+                                    ", expected " + c10::str(at::IntArrayRef(shape)));
+    return t.data_ptr<float>();
+}
+
+}  // namespace
+
+extern "C" {
+
+lt_error lt_decoder_new(const lt_tensor *weights, int count, int layers, int heads, double eps, lt_tensor memory,
+                        int max_rows, lt_decoder *out) {
+    PROTECT({
+        if (layers < 1 || heads < 1 || max_rows < 1) throw std::invalid_argument("layers, heads and rows must be positive");
+        if (count != 18 * layers + 4)
+            throw std::invalid_argument("expected " + std::to_string(18 * layers + 4) + " decoder weights, got " + std::to_string(count));
+        torch::NoGradGuard noGrad;
+        auto d = std::make_unique<Decoder>();
+        for (int i = 0; i < count; i++) d->weights.push_back(T(weights[i]).detach());
+        const auto &w = d->weights;
+        const size_t tail = static_cast<size_t>(18 * layers);
+        if (w[tail].dim() != 2 || w[tail + 1].dim() != 2) throw std::invalid_argument("embedding and positions must be 2-d");
+        const int64_t V = w[tail].size(0), D = w[tail].size(1), P = w[tail + 1].size(0);
+        if (D % heads != 0) throw std::invalid_argument("width must divide into the heads");
+        const int64_t H = w[14].dim() == 2 ? w[14].size(0) : 0;  // mlp fc (hidden, d)
+        d->embedding = checked(w, tail, {V, D});
+        d->positions = checked(w, tail + 1, {P, D});
+        d->lnfw = checked(w, tail + 2, {D});
+        d->lnfb = checked(w, tail + 3, {D});
+        auto mem = T(memory);
+        if (mem.dim() != 3 || mem.size(0) != 1 || mem.size(2) != D)
+            throw std::invalid_argument("memory must be (1, M, " + std::to_string(D) + "), got " + c10::str(mem.sizes()));
+        const int64_t M = mem.size(1), dh = D / heads;
+        for (int l = 0; l < layers; l++) {
+            const size_t o = static_cast<size_t>(18 * l);
+            Block b;
+            b.ln1w = checked(w, o, {D}); b.ln1b = checked(w, o + 1, {D});
+            b.qkvw = checked(w, o + 2, {3 * D, D}); b.qkvb = checked(w, o + 3, {3 * D});
+            b.ow = checked(w, o + 4, {D, D}); b.ob = checked(w, o + 5, {D});
+            b.ln2w = checked(w, o + 6, {D}); b.ln2b = checked(w, o + 7, {D});
+            b.cqw = checked(w, o + 8, {3 * D, D}); b.cqb = checked(w, o + 9, {3 * D});
+            b.cow = checked(w, o + 10, {D, D}); b.cob = checked(w, o + 11, {D});
+            b.ln3w = checked(w, o + 12, {D}); b.ln3b = checked(w, o + 13, {D});
+            b.fcw = checked(w, o + 14, {H, D}); b.fcb = checked(w, o + 15, {H});
+            b.pw = checked(w, o + 16, {D, H}); b.pb = checked(w, o + 17, {D});
+            // The image's keys and values, once: memory (1, M, d) → (H, M, Dh).
+            auto cross = w[o + 8], bias = w[o + 9];
+            auto project = [&](int64_t part) {
+                auto y = at::linear(mem[0].to(torch::kFloat32), cross.narrow(0, part * D, D), bias.narrow(0, part * D, D));
+                return y.view({M, heads, dh}).permute({1, 0, 2}).contiguous();
+            };
+            b.crossKeys = project(1);
+            b.crossValues = project(2);
+            b.keys.assign(static_cast<size_t>(max_rows * D * P), 0);
+            b.values.assign(static_cast<size_t>(max_rows * D * P), 0);
+            d->blocks.push_back(std::move(b));
+        }
+        d->d = static_cast<int>(D); d->heads = heads; d->dh = static_cast<int>(dh); d->hidden = static_cast<int>(H);
+        d->vocabulary = static_cast<int>(V); d->maxPositions = static_cast<int>(P); d->maxRows = max_rows;
+        d->memoryLength = static_cast<int>(M); d->eps = eps;
+        const size_t rows = static_cast<size_t>(max_rows);
+        d->x.resize(rows * D); d->h.resize(rows * D); d->a.resize(rows * D);
+        d->big.resize(rows * std::max<int64_t>({3 * D, H, V}));
+        d->scores.resize(static_cast<size_t>(std::max(P, M)));
+        d->scratch.resize(static_cast<size_t>(max_rows * D * P));
+        d->zeros.assign(static_cast<size_t>(V), 0.0f);
+        *out = reinterpret_cast<lt_decoder>(d.release());
+    })
+}
+
+void lt_decoder_free(lt_decoder decoder) { delete reinterpret_cast<Decoder *>(decoder); }
+
+int64_t lt_decoder_vocabulary(lt_decoder decoder) { return reinterpret_cast<Decoder *>(decoder)->vocabulary; }
+
+lt_error lt_decoder_step(lt_decoder decoder, const int64_t *tokens, int rows, int64_t position, float *log_probs,
+                         size_t capacity) {
+    PROTECT({
+        Decoder &m = *reinterpret_cast<Decoder *>(decoder);
+        const int D = m.d, Dh = m.dh, H = m.heads, P = m.maxPositions, V = m.vocabulary;
+        if (rows < 1 || rows > m.maxRows) throw std::invalid_argument("rows must be 1…" + std::to_string(m.maxRows));
+        if (position < 0 || position >= P) throw std::invalid_argument("position " + std::to_string(position) + " outside 0…" + std::to_string(P - 1));
+        if (capacity < static_cast<size_t>(rows) * V) throw std::invalid_argument("log-probability buffer too small");
+        for (int r = 0; r < rows; r++)
+            if (tokens[r] < 0 || tokens[r] >= V) throw std::invalid_argument("token " + std::to_string(tokens[r]) + " outside the vocabulary");
+        const int t = static_cast<int>(position), length = t + 1;
+        float *x = m.x.data(), *h = m.h.data(), *a = m.a.data(), *big = m.big.data();
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < D; i++) x[r * D + i] = m.embedding[tokens[r] * D + i] + m.positions[t * D + i];
+        for (auto &b : m.blocks) {
+            // Causal self-attention: this token's query over the cached keys plus its own.
+            layer_norm_rows(x, rows, D, b.ln1w, b.ln1b, m.eps, h);
+            linear_rows(h, rows, D, b.qkvw, b.qkvb, 3 * D, big);  // (rows, 3d): q | k | v
+            for (int r = 0; r < rows; r++)
+                for (int hd = 0; hd < H; hd++) {
+                    const size_t slot = ((static_cast<size_t>(r) * H + hd) * P) * Dh;
+                    std::memcpy(&b.keys[slot + static_cast<size_t>(t) * Dh], big + r * 3 * D + D + hd * Dh, sizeof(float) * Dh);
+                    std::memcpy(&b.values[slot + static_cast<size_t>(t) * Dh], big + r * 3 * D + 2 * D + hd * Dh, sizeof(float) * Dh);
+                    attend_row(big + r * 3 * D + hd * Dh, &b.keys[slot], &b.values[slot], length, Dh, m.scores.data(), a + r * D + hd * Dh);
+                }
+            linear_rows(a, rows, D, b.ow, b.ob, D, h);
+            for (int i = 0; i < rows * D; i++) x[i] += h[i];
+            // Cross-attention over the image grid.
+            layer_norm_rows(x, rows, D, b.ln2w, b.ln2b, m.eps, h);
+            linear_rows(h, rows, D, b.cqw, b.cqb, D, big);  // the query rows of the packed projection
+            const float *ck = b.crossKeys.data_ptr<float>(), *cv = b.crossValues.data_ptr<float>();
+            const size_t headStride = static_cast<size_t>(m.memoryLength) * Dh;
+            for (int r = 0; r < rows; r++)
+                for (int hd = 0; hd < H; hd++)
+                    attend_row(big + r * D + hd * Dh, ck + hd * headStride, cv + hd * headStride, m.memoryLength, Dh,
+                               m.scores.data(), a + r * D + hd * Dh);
+            linear_rows(a, rows, D, b.cow, b.cob, D, h);
+            for (int i = 0; i < rows * D; i++) x[i] += h[i];
+            // MLP with exact (erf) GELU.
+            layer_norm_rows(x, rows, D, b.ln3w, b.ln3b, m.eps, h);
+            linear_rows(h, rows, D, b.fcw, b.fcb, m.hidden, big);
+            for (int i = 0; i < rows * m.hidden; i++) big[i] = 0.5f * big[i] * (1.0f + std::erf(big[i] * static_cast<float>(M_SQRT1_2)));
+            linear_rows(big, rows, m.hidden, b.pw, b.pb, D, h);
+            for (int i = 0; i < rows * D; i++) x[i] += h[i];
+        }
+        // Final norm, the tied output projection (no bias) and log-softmax.
+        layer_norm_rows(x, rows, D, m.lnfw, m.lnfb, m.eps, h);
+        linear_rows(h, rows, D, m.embedding, m.zeros.data(), V, log_probs);
+        for (int r = 0; r < rows; r++) {
+            float *row = log_probs + static_cast<size_t>(r) * V;
+            float top = -INFINITY;
+            for (int i = 0; i < V; i++) top = std::max(top, row[i]);
+            double total = 0;
+            for (int i = 0; i < V; i++) total += std::exp(static_cast<double>(row[i] - top));
+            const float shift = top + static_cast<float>(std::log(total));
+            for (int i = 0; i < V; i++) row[i] -= shift;
+        }
+    })
+}
+
+lt_error lt_decoder_reorder(lt_decoder decoder, const int64_t *parents, int rows, int64_t length) {
+    PROTECT({
+        Decoder &m = *reinterpret_cast<Decoder *>(decoder);
+        if (rows < 1 || rows > m.maxRows) throw std::invalid_argument("rows must be 1…" + std::to_string(m.maxRows));
+        if (length < 0 || length > m.maxPositions) throw std::invalid_argument("cached length outside the positions table");
+        for (int r = 0; r < rows; r++)
+            if (parents[r] < 0 || parents[r] >= m.maxRows) throw std::invalid_argument("parent row " + std::to_string(parents[r]) + " out of range");
+        const size_t rowSize = static_cast<size_t>(m.heads) * m.maxPositions * m.dh;
+        const size_t used = static_cast<size_t>(length) * m.dh;
+        for (auto &b : m.blocks)
+            for (auto *cache : {&b.keys, &b.values}) {
+                // Through a scratch copy: a parent may be kept twice, or move to a row read later.
+                for (int r = 0; r < rows; r++)
+                    for (int hd = 0; hd < m.heads; hd++) {
+                        const size_t head = static_cast<size_t>(hd) * m.maxPositions * m.dh;
+                        std::memcpy(&m.scratch[r * rowSize + head], &(*cache)[parents[r] * rowSize + head], sizeof(float) * used);
+                    }
+                for (int r = 0; r < rows; r++)
+                    for (int hd = 0; hd < m.heads; hd++) {
+                        const size_t head = static_cast<size_t>(hd) * m.maxPositions * m.dh;
+                        std::memcpy(&(*cache)[r * rowSize + head], &m.scratch[r * rowSize + head], sizeof(float) * used);
+                    }
+            }
+    })
+}
+
+}  // extern "C"

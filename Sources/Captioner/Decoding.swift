@@ -9,8 +9,11 @@ public struct DecodingOptions: Codable, Sendable, Equatable {
     public var lengthPenalty = 0.7
     /// No n-gram of this order may appear twice (0 disables).
     public var noRepeatNGram = 4
-    public init(beamWidth: Int = 3, lengthPenalty: Double = 0.7, noRepeatNGram: Int = 4) {
-        (self.beamWidth, self.lengthPenalty, self.noRepeatNGram) = (beamWidth, lengthPenalty, noRepeatNGram)
+    /// Step with the shim's fused decoder (one C call per token); false: the same step as libtorch
+    /// operators from Swift (`stepLogProbabilities`), the reference it is tested and benchmarked against.
+    public var fused = true
+    public init(beamWidth: Int = 3, lengthPenalty: Double = 0.7, noRepeatNGram: Int = 4, fused: Bool = true) {
+        (self.beamWidth, self.lengthPenalty, self.noRepeatNGram, self.fused) = (beamWidth, lengthPenalty, noRepeatNGram, fused)
     }
 }
 
@@ -24,7 +27,8 @@ extension CaptionModel {
         return banned
     }
 
-    /// Beam search over one image's decoder memory. Returns ids after `<bos>` up to and excluding `<eos>`.
+    /// Beam search over one image's decoder memory (1, M, d). Returns ids after `<bos>` up to and
+    /// excluding `<eos>`.
     func search(memory: Tensor, options: DecodingOptions, banned: Set<Int>) throws -> [Int] {
         precondition(options.beamWidth >= 1, "beam width must be at least 1")
         let v = config.vocabulary
@@ -34,11 +38,14 @@ extension CaptionModel {
         func normalized(_ h: Hypothesis, length: Int) -> Double {
             h.logp / Foundation.pow(Double(max(length, 1)), options.lengthPenalty)
         }
-        let cache = try startCache(memory: memory)
+        let cache = options.fused ? nil : try startCache(memory: memory)
+        let decoder = options.fused ? try fusedDecoder(memory: memory, rows: options.beamWidth) : nil
         for step in 1 ..< config.maxLength {
             // Only the newest token of each beam goes through the decoder; the cache holds the rest.
-            let logProbs = try stepLogProbabilities(beams.map { $0.ids[step - 1] }, position: step - 1, cache: cache)
-                .to(.float64).doubles()  // (B · V)
+            let newest = beams.map { $0.ids[step - 1] }
+            let logProbs: [Float]  // (B · V)
+            if let decoder { logProbs = try decoder.step(tokens: newest, position: step - 1) }
+            else { logProbs = try stepLogProbabilities(newest, position: step - 1, cache: cache!).floats() }
             var candidates: [(beam: Int, token: Int, logp: Double)] = []
             for (i, beam) in beams.enumerated() {
                 let row = logProbs[i * v.count ..< (i + 1) * v.count]
@@ -52,7 +59,8 @@ extension CaptionModel {
                 }
                 // The best few allowed tokens of this beam.
                 var best: [(Int, Double)] = []
-                for (offset, lp) in row.enumerated() where !blocked.contains(offset) && lp.isFinite {
+                for (offset, value) in row.enumerated() where !blocked.contains(offset) && value.isFinite {
+                    let lp = Double(value)
                     if best.count < options.beamWidth { best.append((offset, lp)); best.sort { $0.1 > $1.1 } }
                     else if lp > best[best.count - 1].1 { best[best.count - 1] = (offset, lp); best.sort { $0.1 > $1.1 } }
                 }
@@ -76,7 +84,8 @@ extension CaptionModel {
             if let best = finished.map(\.score).max(), finished.count >= options.beamWidth,
                next.allSatisfy({ normalized($0, length: $0.ids.count) < best }) { break }
             if next.isEmpty { break }
-            try cache.reorder(parents)
+            try cache?.reorder(parents)
+            try decoder?.reorder(parents: parents, length: step)
             beams = next
         }
         if let best = finished.max(by: { $0.score < $1.score }) { return best.ids }

@@ -77,5 +77,21 @@ extension CaptionModel {
         return try logits.logSoftmax(dim: 1)
     }
 
+    /// The shim's fused decoder over one image's memory (1, M, d), for up to `rows` beams: the same
+    /// step as `stepLogProbabilities` in one call per token.
+    func fusedDecoder(memory: Tensor, rows: Int) throws -> FusedDecoder {
+        var weights: [Tensor] = []
+        for block in blocks {
+            weights += [block.norm1.weight, block.norm1.bias!, block.selfAttention.inProjWeight, block.selfAttention.inProjBias,
+                        block.selfAttention.outProj.weight, block.selfAttention.outProj.bias!, block.norm2.weight, block.norm2.bias!,
+                        block.crossAttention.inProjWeight, block.crossAttention.inProjBias,
+                        block.crossAttention.outProj.weight, block.crossAttention.outProj.bias!, block.norm3.weight, block.norm3.bias!,
+                        block.fc.weight, block.fc.bias!, block.proj.weight, block.proj.bias!]
+        }
+        weights += [tokenEmbedding.weight, position, finalNorm.weight, finalNorm.bias!]
+        precondition(blocks.allSatisfy { [$0.norm1, $0.norm2, $0.norm3].allSatisfy { $0.eps == finalNorm.eps } }, "one LayerNorm eps")
+        return try FusedDecoder(weights: weights, layers: blocks.count, heads: config.heads, eps: finalNorm.eps, memory: memory, maxRows: rows)
+    }
+
     private func positionRow(_ p: Int) throws -> Tensor { try self.position.slice(dim: 0, p ..< p + 1) }  // (1, d)
 }

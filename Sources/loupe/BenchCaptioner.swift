@@ -17,6 +17,7 @@ extension Bench {
         @Option var beam = 3
         @Option(help: "Timed drafts.") var runs = 30
         @Option(help: "Untimed warm-up drafts.") var warmup = 3
+        @Flag(help: "Decode with libtorch operators from Swift, the reference path, instead of the shim's fused decoder.") var operators = false
 
         func run() throws {
             try runtime.apply()
@@ -32,7 +33,7 @@ extension Bench {
                 let t2 = DispatchTime.now().uptimeNanoseconds
                 let features = try withNoGrad { try drafter.model.encode(input) }
                 let t3 = DispatchTime.now().uptimeNanoseconds
-                _ = try drafter.draft(features: features, options: DecodingOptions(beamWidth: beam))
+                _ = try drafter.draft(features: features, options: DecodingOptions(beamWidth: beam, fused: !operators))
                 let t4 = DispatchTime.now().uptimeNanoseconds
                 guard i >= warmup else { continue }
                 let marks = [t0, t1, t2, t3, t4].map { Double($0) / 1e6 }
@@ -41,8 +42,8 @@ extension Bench {
             }
             let names = ["decode_ms", "preprocess_ms", "encode_ms", "heads_and_beam_ms"]
             let parts = zip(names, stages).map { String(format: "\"%@\":%.2f", $0, percentile($1, 0.5)) }.joined(separator: ",")
-            print(String(format: #"{"threads":%d,"beam":%d,"runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,%@}"#,
-                         LibTorch.threads, beam, runs, percentile(totals, 0.5), percentile(totals, 0.9), parts))
+            print(String(format: #"{"threads":%d,"beam":%d,"decoder":"%@","runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,%@}"#,
+                         LibTorch.threads, beam, operators ? "operators" : "fused", runs, percentile(totals, 0.5), percentile(totals, 0.9), parts))
         }
     }
 

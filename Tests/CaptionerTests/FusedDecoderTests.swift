@@ -1,0 +1,87 @@
+@testable import Captioner
+import Catalog
+import Foundation
+import Testing
+import Torch
+
+/// The shim's fused decoder step (`lt_decoder_*`) against the same step as libtorch operators.
+@Suite struct FusedDecoderTests {
+    /// Two blocks, four heads, and every decoder weight drawn at a scale where LayerNorm biases,
+    /// attention and GELU all matter (a fresh model's zero biases and 0.02 embeddings would hide a bias
+    /// or layout slip).
+    func model() throws -> CaptionModel {
+        LibTorch.manualSeed(5)
+        var config = tinyConfig(texts: DecodingTests.texts)
+        (config.layers, config.heads) = (2, 4)
+        let model = try CaptionModel(config: config)
+        model.store.eval()
+        try withNoGrad {
+            for (name, tensor) in model.store.namedTensors where name.hasPrefix("decoder.") || name.hasPrefix("adapter.") {
+                try tensor.normal_(mean: (name.hasSuffix("norm.weight") || (name.contains(".ln") && name.hasSuffix(".weight"))) ? 1 : 0, std: 0.3)
+            }
+        }
+        return model
+    }
+
+    func memory(_ model: CaptionModel, seed: UInt64) throws -> Tensor {
+        LibTorch.manualSeed(seed)
+        return try withNoGrad { try model.memory(Tensor.randn([1, 1280, 2, 2])) }  // (1, 4, d)
+    }
+
+    @Test func fusedStepsEqualTheOperatorStepsThroughReorders() throws {
+        let model = try model()
+        let memory = try memory(model, seed: 1)
+        let v = model.config.vocabulary.count
+        let cache = try model.startCache(memory: memory)
+        let fused = try model.fusedDecoder(memory: memory, rows: 3)
+        #expect(fused.vocabulary == v)
+        // Three beams; after some steps rows are reordered with a repeated and a moved parent.
+        let tokens = [[1, 1, 1], [7, 9, 5], [12, 6, 8], [5, 5, 9], [10, 11, 7], [6, 4, 13]]
+        let reorders: [Int: [Int]] = [1: [2, 0, 1], 3: [1, 1, 0], 4: [0, 2, 2]]
+        for (t, row) in tokens.enumerated() {
+            let reference = try withNoGrad { try model.stepLogProbabilities(row, position: t, cache: cache) }.floats()  // (3 · V)
+            let stepped = try fused.step(tokens: row, position: t)
+            #expect(stepped.count == 3 * v)
+            let difference = zip(reference, stepped).map { abs($0 - $1) }.max()!
+            #expect(difference < 1e-4, "position \(t): largest difference \(difference)")
+            if let parents = reorders[t] {
+                try cache.reorder(parents)
+                try fused.reorder(parents: parents, length: t + 1)
+            }
+        }
+        // Fewer rows than the decoder holds (beams that finished): the first rows only.
+        try cache.reorder([2, 0])
+        try fused.reorder(parents: [2, 0], length: tokens.count)
+        let reference = try withNoGrad { try model.stepLogProbabilities([3, 4], position: tokens.count, cache: cache) }.floats()
+        let stepped = try fused.step(tokens: [3, 4], position: tokens.count)
+        #expect(zip(reference, stepped).map { abs($0 - $1) }.max()! < 1e-4)
+    }
+
+    @Test func beamSearchGivesTheSameTextOnBothPaths() throws {
+        let model = try model()
+        let banned = model.bannedTokenIDs(grounding: Grounding())
+        for seed: UInt64 in [1, 2, 3] {
+            let memory = try memory(model, seed: seed)
+            for width in [1, 3] {
+                var options = DecodingOptions(beamWidth: width)
+                let fused = try withNoGrad { try model.search(memory: memory, options: options, banned: banned) }
+                options.fused = false
+                let operators = try withNoGrad { try model.search(memory: memory, options: options, banned: banned) }
+                #expect(fused == operators, "seed \(seed), width \(width)")
+                #expect(fused.count > 3)
+            }
+        }
+    }
+
+    @Test func badCallsAreErrorsNotCrashes() throws {
+        let model = try model()
+        let fused = try model.fusedDecoder(memory: memory(model, seed: 1), rows: 2)
+        #expect(throws: TorchError.self) { try fused.step(tokens: [fused.vocabulary], position: 0) }
+        #expect(throws: TorchError.self) { try fused.step(tokens: [1], position: model.config.maxLength) }
+        #expect(throws: TorchError.self) { try fused.reorder(parents: [0, 2], length: 1) }
+        // Memory of the wrong width.
+        #expect(throws: TorchError.self) { try model.fusedDecoder(memory: Tensor.randn([1, 4, 7]), rows: 2) }
+        // Still usable after the refused calls.
+        #expect(try fused.step(tokens: [1, 2], position: 0).allSatisfy(\.isFinite))
+    }
+}
