@@ -45,6 +45,8 @@ extension TrainCommand {
         @Option(name: .customLong("lr"), help: "Peak learning rate (default 5e-5 for minilm, 5e-4 for scratch).") var learningRate: Double?
         @Option(help: "Start from a model written by `loupe train sentiment` (encoder and head) instead of MiniLM's pretrained encoder, e.g. the movie model for the product corpus.")
         var initFrom: String?
+        @Option(help: "Train towards P(positive) = sigmoid(K × mean rating) instead of the rating's sign (soft labels from the raters; e.g. 1.5).")
+        var softLabels: Double?
         @Option(help: "Use at most N training sentences (quick runs).") var limit: Int?
         @Option(help: "Run directory (default .cache/runs/sentiment-<corpus>-<model>-<time>).") var run: String?
         @Flag(help: "Continue the run in --run from its last epoch.") var resume = false
@@ -56,6 +58,10 @@ extension TrainCommand {
         func run() async throws {
             try runtime.apply()
             guard epochs >= 1, batchSize >= 2 else { throw ValidationError("--epochs ≥ 1 and --batch-size ≥ 2") }
+            if let softLabels {
+                guard softLabels > 0, softLabels.isFinite else { throw ValidationError("--soft-labels must be a positive number") }
+                guard model != .nbsvm else { throw ValidationError("--soft-labels trains the transformer models; NB-SVM learns from the labels' signs") }
+            }
             let directory = data.map { URL(fileURLWithPath: $0) } ?? ReviewCorpus.defaultDirectory
             guard !also.contains(corpus), Set(also).count == also.count else { throw ValidationError("--also names --corpus or a corpus twice") }
             let splits = ReviewCorpus.splits(corpus, sentences: try ReviewCorpus.load(corpus, directory: directory), seed: runtime.seed)
@@ -95,6 +101,7 @@ extension TrainCommand {
             var options = SentimentTrainingOptions()
             (options.epochs, options.batchSize, options.seed) = (epochs, batchSize, runtime.seed)
             options.learningRate = learningRate ?? (model == .minilm ? 5e-5 : 5e-4)
+            options.softLabelScale = softLabels
             let runURL = URL(fileURLWithPath: run ?? ".cache/runs/sentiment-\(corpusName)-\(model.rawValue)-\(runTimestamp())")
             print("training \(model.rawValue) (\(network.store.parameterCount) parameters) on \(train.count) \(corpusName) sentences, "
                   + "validating on \(validation.count), testing on \(test.count); run directory \(runURL.path)")

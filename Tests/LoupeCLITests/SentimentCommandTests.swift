@@ -50,8 +50,17 @@ import Testing
         let continued = dir.appendingPathComponent("continued.pt").path
         let more = try await runProcess(loupeExecutable(), ["train", "sentiment", "--corpus", "product", "--model", "scratch", "--limit", "64",
                                                             "--epochs", "1", "--data", data, "--run", dir.appendingPathComponent("run2").path,
-                                                            "--init-from", scratch, "--out", continued])
+                                                            "--init-from", scratch, "--soft-labels", "1.5", "--out", continued])
         #expect(more.status == 0, "\(more.stderr)")
+        // The soft-label scale is part of the run: state.json records it, so --resume cannot mix two recipes.
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("run2/state.json"))) as? [String: Any]
+        #expect((state?["options"] as? [String: Any])?["softLabelScale"] as? Double == 1.5, "\(String(describing: state))")
+        for (flags, message) in [(["--model", "nbsvm", "--soft-labels", "1.5"], "NB-SVM learns from the labels' signs"),
+                                 (["--model", "scratch", "--soft-labels", "0"], "--soft-labels must be a positive number")] {
+            let out = dir.appendingPathComponent("refused.pt").path
+            let refused = try await runProcess(loupeExecutable(), ["train", "sentiment", "--corpus", "product", "--data", data, "--out", out] + flags)
+            #expect(refused.status != 0 && refused.stderr.contains(message) && !FileManager.default.fileExists(atPath: out), "\(refused.stderr)")
+        }
         let first = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scratch.replacingOccurrences(of: ".pt", with: ".json")))) as? [String: Any]
         let second = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: continued.replacingOccurrences(of: ".pt", with: ".json")))) as? [String: Any]
         #expect(second?["startedFrom"] as? String == first?["version"] as? String && first?["version"] != nil, "\(String(describing: second))")

@@ -50,4 +50,42 @@ import Torch
             #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), "\(file)")
         }
     }
+
+    /// Soft labels: the loss is −Σ q log softmax against q = (1 − σ(k·r), σ(k·r)), computed here by hand;
+    /// its gradient with respect to the logits is (softmax − q)/N, so logits already at the target's
+    /// log-odds have zero gradient; without a scale the loss is the ordinary cross-entropy of the signs.
+    @Test func softLabelLossMatchesItsDefinitionAndGradient() throws {
+        let batch = [ReviewSentence(id: "a", rating: 0.6, text: "x"), ReviewSentence(id: "b", rating: -2.5, text: "y"),
+                     ReviewSentence(id: "c", rating: 3.0, text: "z")]
+        let raw: [Float] = [0.3, -0.2, 1.1, 0.4, -0.7, 0.9]
+        var options = SentimentTrainingOptions()
+        options.softLabelScale = 1.5
+        #expect(abs(options.target(batch[0]) - 1 / (1 + exp(-0.9))) < 1e-12)
+        func logSoftmax(_ row: Int) -> (Double, Double) {
+            let (a, b) = (Double(raw[2 * row]), Double(raw[2 * row + 1])), m = max(a, b), lse = m + log(exp(a - m) + exp(b - m))
+            return (a - lse, b - lse)
+        }
+        var expected = 0.0, expectedGrad: [Double] = []
+        for (i, s) in batch.enumerated() {
+            let p = 1 / (1 + exp(-1.5 * s.rating)), (l0, l1) = logSoftmax(i)
+            expected -= ((1 - p) * l0 + p * l1) / 3
+            expectedGrad += [(exp(l0) - (1 - p)) / 3, (exp(l1) - p) / 3]
+        }
+        let logits = try Tensor(raw, shape: [3, 2]).requiresGrad(true)
+        let loss = try SentimentTrainer.loss(logits: logits, batch: batch, options: options)
+        #expect(abs(try loss.item() - expected) < 1e-5)
+        try loss.backward()
+        for (g, e) in zip(try logits.grad!.floats(), expectedGrad) { #expect(abs(Double(g) - e) < 1e-5) }
+
+        // Logits at the soft target's log-odds are the minimum: zero gradient.
+        let atTarget = try Tensor(batch.flatMap { s -> [Float] in [0, Float(1.5 * s.rating)] }, shape: [3, 2]).requiresGrad(true)
+        try SentimentTrainer.loss(logits: atTarget, batch: batch, options: options).backward()
+        #expect(try atTarget.grad!.floats().allSatisfy { abs($0) < 1e-6 })
+
+        // Hard labels: the cross-entropy of the signs (1, 0, 1).
+        var hardExpected = 0.0
+        for (i, label) in [1, 0, 1].enumerated() { let (l0, l1) = logSoftmax(i); hardExpected -= (label == 1 ? l1 : l0) / 3 }
+        let hard = try SentimentTrainer.loss(logits: Tensor(raw, shape: [3, 2]), batch: batch, options: SentimentTrainingOptions())
+        #expect(abs(try hard.item() - hardExpected) < 1e-5)
+    }
 }
