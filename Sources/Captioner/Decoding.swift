@@ -95,9 +95,9 @@ extension CaptionModel {
     /// Tokens that would complete an n-gram already present in `ids`.
     static func repeatedNGramCompletions(_ ids: [Int], n: Int) -> Set<Int> {
         guard ids.count >= n else { return [] }
-        let prefix = Array(ids.suffix(n - 1))
+        let prefix = ids.suffix(n - 1)
         var out = Set<Int>()
-        for start in 0 ... ids.count - n where Array(ids[start ..< start + n - 1]) == prefix { out.insert(ids[start + n - 1]) }
+        for start in 0 ... ids.count - n where ids[start ..< start + n - 1].elementsEqual(prefix) { out.insert(ids[start + n - 1]) }
         return out
     }
 }
