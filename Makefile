@@ -108,7 +108,9 @@ bench: release
 	benchmarks/captioner_step.sh
 	benchmarks/service_load.sh
 	benchmarks/gan_step.sh 3 5
-	@[ -f $(CAPTIONER) ] && $(LOUPE) bench describe Fixtures/catalogue/images/fx-2026-00000{0,1,2,3,4}.jpg || echo "bench describe: no default model yet (make captioner)"
+	@# describe with the fused decoder step, then with the libtorch-operator step it is tested against.
+	@[ -f $(CAPTIONER) ] && $(LOUPE) bench describe Fixtures/catalogue/images/fx-2026-00000{0,1,2,3,4}.jpg && \
+	  $(LOUPE) bench describe --operators Fixtures/catalogue/images/fx-2026-00000{0,1,2,3,4}.jpg || echo "bench describe: no default model yet (make captioner)"
 
 # Regenerates the committed test images and their expected pixels with PIL.
 images: deps

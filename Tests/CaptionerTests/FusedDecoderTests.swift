@@ -57,6 +57,25 @@ import Torch
         #expect(zip(reference, stepped).map { abs($0 - $1) }.max()! < 1e-4)
     }
 
+    /// Every row count the shim's matrix products split differently: blocks of 1–4 rows in the few-rows
+    /// kernel (5 = 4 + 1, 8 = 4 + 4) and sgemm beyond 8 rows.
+    @Test(arguments: [1, 2, 3, 4, 5, 8, 9, 12]) func everyRowCountEqualsTheOperatorStep(rows: Int) throws {
+        let model = try model()
+        let memory = try memory(model, seed: 4)
+        let cache = try model.startCache(memory: memory)
+        let fused = try model.fusedDecoder(memory: memory, rows: rows)
+        _ = try withNoGrad { try model.stepLogProbabilities([1], position: 0, cache: cache) }
+        _ = try fused.step(tokens: [1], position: 0)
+        let parents = [Int](repeating: 0, count: rows)
+        try cache.reorder(parents)
+        try fused.reorder(parents: parents, length: 1)
+        let tokens = (0 ..< rows).map { 4 + $0 % 10 }
+        let reference = try withNoGrad { try model.stepLogProbabilities(tokens, position: 1, cache: cache) }.floats()
+        let stepped = try fused.step(tokens: tokens, position: 1)
+        #expect(stepped.count == reference.count)
+        #expect(zip(reference, stepped).map { abs($0 - $1) }.max()! < 1e-4, "\(rows) rows")
+    }
+
     @Test func beamSearchGivesTheSameTextOnBothPaths() throws {
         let model = try model()
         let banned = model.bannedTokenIDs(grounding: Grounding())
