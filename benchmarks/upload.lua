@@ -1,5 +1,6 @@
 -- wrk script: POST one JPEG as multipart/form-data to /v1/drafts with a bearer token.
--- Env: LOUPE_BENCH_PHOTO (path), LOUPE_BENCH_TOKEN. Counts responses by status across threads.
+-- Env: LOUPE_BENCH_PHOTO (path), LOUPE_BENCH_TOKEN. Counts responses by status across threads; with
+-- LOUPE_BENCH_IDS, writes the draft id of every 201 (from its Location header) to that file, one a line.
 local boundary = "loupe-bench-boundary"
 local f = assert(io.open(os.getenv("LOUPE_BENCH_PHOTO"), "rb"))
 local photo = f:read("*all")
@@ -18,14 +19,21 @@ end
 
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
-function init(args) statuses = {} end
-function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+function init(args) statuses = {}; created = "" end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  local location = headers["Location"] or headers["location"]
+  if status == 201 and location then created = created .. location:match("(%d+)$") .. "\n" end
+end
 function done(summary, latency, requests)
   local counts = {}
+  local ids = os.getenv("LOUPE_BENCH_IDS") and assert(io.open(os.getenv("LOUPE_BENCH_IDS"), "w"))
   for _, t in ipairs(threads) do
     local s = t:get("statuses")
     for k, v in pairs(s) do counts[k] = (counts[k] or 0) + v end
+    if ids then ids:write(t:get("created")) end
   end
+  if ids then ids:close() end
   local parts = {}
   for k, v in pairs(counts) do table.insert(parts, k .. "=" .. v) end
   table.sort(parts)

@@ -75,8 +75,7 @@ struct DraftController: Sendable {
         let json = String(decoding: try JSONEncoder.loupe.encode(d), as: UTF8.self)
         let new = NewDraft(user: user, notes: upload.notes, modelID: generated.model.id, modelVersion: d.model, generatedJSON: json,
                            needsReview: d.needsReview, fields: fields, inferenceMilliseconds: generated.milliseconds, images: images)
-        let id = try await drafts.create(new, logger: logger)
-        return try await drafts.find(id: id, scope: .everything, logger: logger)
+        return try await drafts.create(new, logger: logger)
     }
 
     @Sendable func getDraft(_ request: Request, context: LoupeRequestContext) async throws -> DraftView {
@@ -119,10 +118,10 @@ struct DraftController: Sendable {
     @Sendable func approve(_ request: Request, context: LoupeRequestContext) async throws -> DraftView {
         let user = try context.requireModerator()
         let id = try Self.id(context)
-        let listing = try await drafts.approve(id: id, by: user, logger: context.logger)
-        context.logger.info("draft approved", metadata: ["draft": "\(id)", "listing": "\(listing)"])
+        let approved = try await drafts.approve(id: id, by: user, logger: context.logger)
+        context.logger.info("draft approved", metadata: ["draft": "\(id)", "listing": "\(approved.listingID.map(String.init) ?? "none")"])
         await checkRetrainTrigger(logger: context.logger)
-        return DraftView(try await drafts.find(id: id, scope: .everything, logger: context.logger))
+        return DraftView(approved)
     }
 
     @Sendable func edit(_ request: Request, context: LoupeRequestContext) async throws -> DraftView {
@@ -130,9 +129,9 @@ struct DraftController: Sendable {
         let id = try Self.id(context)
         let changes = try await Self.json(FieldChanges.self, request, context: context)
         guard !changes.values.isEmpty else { throw APIError.unprocessable("invalid_field", "the edit changes no field") }
-        try await drafts.edit(id: id, changes: changes.values, by: user, logger: context.logger)
+        let edited = try await drafts.edit(id: id, changes: changes.values, by: user, logger: context.logger)
         context.logger.info("draft edited", metadata: ["draft": "\(id)", "fields": "\(changes.values.keys.map(\.rawValue).sorted())"])
-        return DraftView(try await drafts.find(id: id, scope: .everything, logger: context.logger))
+        return DraftView(edited)
     }
 
     @Sendable func reject(_ request: Request, context: LoupeRequestContext) async throws -> DraftView {
@@ -142,9 +141,9 @@ struct DraftController: Sendable {
         guard !body.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw APIError.unprocessable("invalid_field", "a rejection needs a reason")
         }
-        try await drafts.reject(id: id, reason: body.reason, by: user, logger: context.logger)
+        let rejected = try await drafts.reject(id: id, reason: body.reason, by: user, logger: context.logger)
         context.logger.info("draft rejected", metadata: ["draft": "\(id)"])
-        return DraftView(try await drafts.find(id: id, scope: .everything, logger: context.logger))
+        return DraftView(rejected)
     }
 
     // MARK: Feedback

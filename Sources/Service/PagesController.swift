@@ -151,7 +151,7 @@ struct PagesController: Sendable {
         if form["gemstones-present"] != nil, FieldValue.list(stones) != record.fields[.gemstones]?.value {
             changes[.gemstones] = .list(stones)
         }
-        if !changes.isEmpty { try await api.drafts.edit(id: id, changes: changes, by: user, logger: context.logger) }
+        if !changes.isEmpty { _ = try await api.drafts.edit(id: id, changes: changes, by: user, logger: context.logger) }
         return Self.redirect("/moderation/drafts/\(id)")
     }
 
@@ -166,7 +166,7 @@ struct PagesController: Sendable {
         let user = try context.requireModerator()
         let id = try DraftController.id(context)
         let form = try await Form.read(request)
-        try await api.drafts.reject(id: id, reason: form["reason"] ?? "", by: user, logger: context.logger)
+        _ = try await api.drafts.reject(id: id, reason: form["reason"] ?? "", by: user, logger: context.logger)
         return Self.redirect("/moderation/drafts/\(id)")
     }
 

@@ -225,9 +225,11 @@ public struct DraftRepository: Sendable {
 
     // MARK: Create
 
-    /// Writes the draft, its images, its provenance rows and a `created` event in one transaction.
+    /// Writes the draft, its images, its provenance rows and a `created` event in one transaction, and
+    /// returns the draft as read back inside it: the caller answers from what was committed, with no
+    /// second read that could fail after the commit (a 503 for a draft that exists invites a duplicate).
     /// The photos must already be in the object store, so a draft row never exists without them.
-    public func create(_ new: NewDraft, logger: Logger) async throws -> Int64 {
+    public func create(_ new: NewDraft, logger: Logger) async throws -> DraftRecord {
         guard new.user.role == .artisan, let artisanID = new.user.artisanID else { throw DraftError.artisanRequired }
         precondition(!new.images.isEmpty, "a draft needs at least one photo")
         return try await client.withTransaction(logger: logger) { tx in
@@ -255,7 +257,7 @@ public struct DraftRepository: Sendable {
                 FROM unnest(\(fields.map(\.rawValue))::text[], \(values)::text[], \(confidences)::float8[]) AS t(f, v, c)
                 """, logger: logger)
             try await tx.query("INSERT INTO draft_events (draft_id, user_id, action) VALUES (\(id), \(new.user.id), 'created')", logger: logger)
-            return id
+            return try await reload(id, on: tx, logger: logger)
         }
     }
 
@@ -379,11 +381,12 @@ public struct DraftRepository: Sendable {
     }
 
     /// A moderator's edit: each changed field becomes its own `draft_edits` row; the generated value stays.
-    public func edit(id: Int64, changes: [DraftField: FieldValue], by user: User, logger: Logger) async throws {
+    /// Returns the draft as read inside the transaction (see `create`).
+    public func edit(id: Int64, changes: [DraftField: FieldValue], by user: User, logger: Logger) async throws -> DraftRecord {
         for (field, value) in changes {
             if let problem = FieldValue.problem(value, for: field, taxonomy: taxonomy) { throw DraftError.invalidField(field, problem) }
         }
-        try await client.withTransaction(logger: logger) { tx in
+        return try await client.withTransaction(logger: logger) { tx in
             let status = try await lock(id, scope: .everything, on: tx, logger: logger)
             guard status == .pending else { throw DraftError.illegalTransition(id: id, from: status, action: "edited") }
             let fields = changes.keys.sorted { $0.rawValue < $1.rawValue }
@@ -397,7 +400,16 @@ public struct DraftRepository: Sendable {
                 INSERT INTO draft_events (draft_id, user_id, action, detail) VALUES (\(id), \(user.id), 'edited', \(detail)::jsonb)
                 """, logger: logger)
             try await tx.query("UPDATE drafts SET updated_at = now() WHERE id = \(id)", logger: logger)
+            return try await reload(id, on: tx, logger: logger)
         }
+    }
+
+    /// The draft as this transaction sees it, for the answer to a write.
+    private func reload(_ id: Int64, on tx: PostgresConnection, logger: Logger) async throws -> DraftRecord {
+        guard let record = try await load(where: "d.id = $1", binds: [.int(id)], on: tx, logger: logger).first else {
+            preconditionFailure("draft \(id) not visible inside the transaction that wrote it")
+        }
+        return record
     }
 
     static func normalized(_ value: FieldValue) -> FieldValue {
@@ -409,8 +421,9 @@ public struct DraftRepository: Sendable {
 
     /// Approves a pending draft and publishes it: a product (source `listing`) with the final attributes,
     /// its photos and — only when a moderator wrote it — the description as a reference text; and the
-    /// listing with every field's provenance. All in one transaction. Returns the listing's id.
-    public func approve(id: Int64, by user: User, logger: Logger) async throws -> Int64 {
+    /// listing with every field's provenance. All in one transaction. Returns the approved draft (its
+    /// `listingID` set) as read inside it.
+    public func approve(id: Int64, by user: User, logger: Logger) async throws -> DraftRecord {
         try await client.withTransaction(logger: logger) { tx in
             let status = try await lock(id, scope: .everything, on: tx, logger: logger)
             guard status == .pending else { throw DraftError.illegalTransition(id: id, from: status, action: "approved") }
@@ -464,7 +477,7 @@ public struct DraftRepository: Sendable {
             try await tx.query("""
                 INSERT INTO draft_events (draft_id, user_id, action, detail) VALUES (\(id), \(user.id), 'approved', jsonb_build_object('listing', \(listingID)))
                 """, logger: logger)
-            return listingID
+            return try await reload(id, on: tx, logger: logger)
         }
     }
 
@@ -480,10 +493,10 @@ public struct DraftRepository: Sendable {
         }
     }
 
-    public func reject(id: Int64, reason: String, by user: User, logger: Logger) async throws {
+    public func reject(id: Int64, reason: String, by user: User, logger: Logger) async throws -> DraftRecord {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw DraftError.invalid("a rejection needs a reason") }
-        try await client.withTransaction(logger: logger) { tx in
+        return try await client.withTransaction(logger: logger) { tx in
             let status = try await lock(id, scope: .everything, on: tx, logger: logger)
             guard status == .pending else { throw DraftError.illegalTransition(id: id, from: status, action: "rejected") }
             try await tx.query("""
@@ -493,6 +506,7 @@ public struct DraftRepository: Sendable {
             try await tx.query("""
                 INSERT INTO draft_events (draft_id, user_id, action, detail) VALUES (\(id), \(user.id), 'rejected', jsonb_build_object('reason', \(reason)))
                 """, logger: logger)
+            return try await reload(id, on: tx, logger: logger)
         }
     }
 
