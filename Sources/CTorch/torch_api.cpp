@@ -718,7 +718,7 @@ SgemmFn sgemm_function() {
 // y (RB, n) += x (RB, k) · wᵀ for a block of RB ≤ 4 rows: every weight row is read once and dotted with
 // each input row, in 16 independent partial sums (vectorised by the compiler for the caller's target).
 template <int RB>
-inline __attribute__((always_inline)) void dot_rows_block(const float *x, int k, const float *w, int n, float *y, int ldy) {
+inline __attribute__((always_inline)) void dot_rows_block(const float *x, int k, const float *w, int n, float *y) {
     for (int j = 0; j < n; j++) {
         const float *wj = w + static_cast<size_t>(j) * k;
         float acc[RB][16] = {};
@@ -732,30 +732,30 @@ inline __attribute__((always_inline)) void dot_rows_block(const float *x, int k,
             float s = 0;
             for (int l = 0; l < 16; l++) s += acc[q][l];
             for (int t = i; t < k; t++) s += wj[t] * x[static_cast<size_t>(q) * k + t];
-            y[static_cast<size_t>(q) * ldy + j] += s;
+            y[static_cast<size_t>(q) * n + j] += s;
         }
     }
 }
 
-// y (rows, n; row stride ldy) += x (rows, k) · wᵀ, four rows at a time.
-inline __attribute__((always_inline)) void dot_rows_blocks(const float *x, int rows, int k, const float *w, int n, float *y, int ldy) {
+// y (rows, n) += x (rows, k) · wᵀ, four rows at a time.
+inline __attribute__((always_inline)) void dot_rows_blocks(const float *x, int rows, int k, const float *w, int n, float *y) {
     for (int r = 0; r < rows; r += 4) {
         const float *xr = x + static_cast<size_t>(r) * k;
-        float *yr = y + static_cast<size_t>(r) * ldy;
+        float *yr = y + static_cast<size_t>(r) * n;
         switch (std::min(4, rows - r)) {
-            case 1: dot_rows_block<1>(xr, k, w, n, yr, ldy); break;
-            case 2: dot_rows_block<2>(xr, k, w, n, yr, ldy); break;
-            case 3: dot_rows_block<3>(xr, k, w, n, yr, ldy); break;
-            default: dot_rows_block<4>(xr, k, w, n, yr, ldy); break;
+            case 1: dot_rows_block<1>(xr, k, w, n, yr); break;
+            case 2: dot_rows_block<2>(xr, k, w, n, yr); break;
+            case 3: dot_rows_block<3>(xr, k, w, n, yr); break;
+            default: dot_rows_block<4>(xr, k, w, n, yr); break;
         }
     }
 }
 
-__attribute__((target("avx2,fma"))) void dot_rows_avx2(const float *x, int rows, int k, const float *w, int n, float *y, int ldy) {
-    dot_rows_blocks(x, rows, k, w, n, y, ldy);
+__attribute__((target("avx2,fma"))) void dot_rows_avx2(const float *x, int rows, int k, const float *w, int n, float *y) {
+    dot_rows_blocks(x, rows, k, w, n, y);
 }
-void dot_rows_generic(const float *x, int rows, int k, const float *w, int n, float *y, int ldy) {
-    dot_rows_blocks(x, rows, k, w, n, y, ldy);
+void dot_rows_generic(const float *x, int rows, int k, const float *w, int n, float *y) {
+    dot_rows_blocks(x, rows, k, w, n, y);
 }
 
 // The beams' few rows (≤ kFewRows) go through the plain kernel above, AVX2 + FMA where the CPU has them,
@@ -766,8 +766,8 @@ void dot_rows_generic(const float *x, int rows, int k, const float *w, int n, fl
 constexpr int kFewRows = 8;
 void dot_rows(const float *x, int rows, int k, const float *w, int n, float *y) {
     static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (avx2) dot_rows_avx2(x, rows, k, w, n, y, n);
-    else dot_rows_generic(x, rows, k, w, n, y, n);
+    if (avx2) dot_rows_avx2(x, rows, k, w, n, y);
+    else dot_rows_generic(x, rows, k, w, n, y);
 }
 
 // y (rows, n) = x (rows, k) · wᵀ + b, with w (n, k) and x, y row-major.
