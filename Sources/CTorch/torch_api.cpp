@@ -760,7 +760,7 @@ void dot_rows_generic(const float *x, int rows, int k, const float *w, int n, fl
 
 // The beams' few rows (≤ kFewRows) go through the plain kernel above, AVX2 + FMA where the CPU has them,
 // on one thread: for 1–3 rows OpenBLAS's sgemm spent more time packing w (sgemm_incopy) and waking its
-// threads than multiplying, and heads + beam 3 took 51–65 ms with it against 34–42 ms with the kernel
+// threads than multiplying, and heads + beam 3 took 60–70 ms with it against 35–40 ms with the kernel
 // (interleaved runs; README, captioner speed). Splitting the columns over libtorch's two threads
 // (at::parallel_for) measured no faster. More rows go to sgemm.
 constexpr int kFewRows = 8;
