@@ -5,6 +5,10 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <dlfcn.h>
+#include <strings.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -699,8 +703,6 @@ lt_error lt_jit_forward(lt_module module, const lt_tensor *inputs, int count, lt
 
 // MARK: fused captioner decoder
 
-#include <dlfcn.h>
-
 #include <cmath>
 
 namespace {
@@ -715,74 +717,94 @@ SgemmFn sgemm_function() {
     return fn;
 }
 
-// y (RB, n) += x (RB, k) · wᵀ for a block of RB ≤ 4 rows: every weight row is read once and dotted with
-// each input row, in 16 independent partial sums (vectorised by the compiler for the caller's target).
+// A weight matrix w (n, k), row-major as libtorch stores a Linear's weight, kept twice: as it is (for
+// sgemm, which packs its own copy on every call) and repacked once into panels of kPanel output columns,
+// each panel (k, kPanel) contiguous, so that the few-rows kernel streams every weight exactly once, in
+// order, and never reduces across a vector register.
+constexpr int kPanel = 32;
+struct Packed {
+    const float *w = nullptr;  // (n, k), owned by the weights' tensors
+    int n = 0, k = 0;
+    std::vector<float> panels;  // (⌈n / kPanel⌉, k, kPanel), the last panel's spare columns zero
+
+    Packed() = default;
+    Packed(const float *w, int n, int k) : w(w), n(n), k(k) {
+        const int count = (n + kPanel - 1) / kPanel;
+        panels.assign(static_cast<size_t>(count) * k * kPanel, 0.0f);
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < k; i++)
+                panels[(static_cast<size_t>(j / kPanel) * k + i) * kPanel + j % kPanel] = w[static_cast<size_t>(j) * k + i];
+    }
+};
+
+// y (RB, n) += x (RB, k) · wᵀ for columns j0 … j0 + kPanel of one panel: RB × kPanel running sums (in
+// registers), each weight read once and multiplied by every row's x[i]. The compiler vectorises the
+// l loop for the caller's target.
 template <int RB>
-inline __attribute__((always_inline)) void dot_rows_block(const float *x, int k, const float *w, int n, float *y) {
-    for (int j = 0; j < n; j++) {
-        const float *wj = w + static_cast<size_t>(j) * k;
-        float acc[RB][16] = {};
-        int i = 0;
-        for (; i + 16 <= k; i += 16)
-            for (int q = 0; q < RB; q++) {
-                const float *xq = x + static_cast<size_t>(q) * k + i;
-                for (int l = 0; l < 16; l++) acc[q][l] += wj[i + l] * xq[l];
-            }
+inline __attribute__((always_inline)) void panel_block(const float *x, int k, const float *panel, int n, int j0, float *y) {
+    float acc[RB][kPanel] = {};
+    for (int i = 0; i < k; i++) {
+        const float *wi = panel + static_cast<size_t>(i) * kPanel;
         for (int q = 0; q < RB; q++) {
-            float s = 0;
-            for (int l = 0; l < 16; l++) s += acc[q][l];
-            for (int t = i; t < k; t++) s += wj[t] * x[static_cast<size_t>(q) * k + t];
-            y[static_cast<size_t>(q) * n + j] += s;
+            const float xq = x[static_cast<size_t>(q) * k + i];
+            for (int l = 0; l < kPanel; l++) acc[q][l] += wi[l] * xq;
+        }
+    }
+    const int width = std::min(kPanel, n - j0);
+    for (int q = 0; q < RB; q++)
+        for (int l = 0; l < width; l++) y[static_cast<size_t>(q) * n + j0 + l] += acc[q][l];
+}
+
+// y (rows, n) += x (rows, k) · wᵀ: panel by panel, up to four rows at a time.
+inline __attribute__((always_inline)) void panel_rows(const float *x, int rows, const Packed &p, float *y) {
+    for (int j = 0; j < p.n; j += kPanel) {
+        const float *panel = p.panels.data() + static_cast<size_t>(j / kPanel) * p.k * kPanel;
+        for (int r = 0; r < rows; r += 4) {
+            const float *xr = x + static_cast<size_t>(r) * p.k;
+            float *yr = y + static_cast<size_t>(r) * p.n;
+            switch (std::min(4, rows - r)) {
+                case 1: panel_block<1>(xr, p.k, panel, p.n, j, yr); break;
+                case 2: panel_block<2>(xr, p.k, panel, p.n, j, yr); break;
+                case 3: panel_block<3>(xr, p.k, panel, p.n, j, yr); break;
+                default: panel_block<4>(xr, p.k, panel, p.n, j, yr); break;
+            }
         }
     }
 }
 
-// y (rows, n) += x (rows, k) · wᵀ, four rows at a time.
-inline __attribute__((always_inline)) void dot_rows_blocks(const float *x, int rows, int k, const float *w, int n, float *y) {
-    for (int r = 0; r < rows; r += 4) {
-        const float *xr = x + static_cast<size_t>(r) * k;
-        float *yr = y + static_cast<size_t>(r) * n;
-        switch (std::min(4, rows - r)) {
-            case 1: dot_rows_block<1>(xr, k, w, n, yr); break;
-            case 2: dot_rows_block<2>(xr, k, w, n, yr); break;
-            case 3: dot_rows_block<3>(xr, k, w, n, yr); break;
-            default: dot_rows_block<4>(xr, k, w, n, yr); break;
-        }
-    }
+__attribute__((target("avx2,fma"))) void panel_rows_avx2(const float *x, int rows, const Packed &p, float *y) {
+    panel_rows(x, rows, p, y);
 }
+void panel_rows_generic(const float *x, int rows, const Packed &p, float *y) { panel_rows(x, rows, p, y); }
 
-__attribute__((target("avx2,fma"))) void dot_rows_avx2(const float *x, int rows, int k, const float *w, int n, float *y) {
-    dot_rows_blocks(x, rows, k, w, n, y);
-}
-void dot_rows_generic(const float *x, int rows, int k, const float *w, int n, float *y) {
-    dot_rows_blocks(x, rows, k, w, n, y);
-}
-
-// The beams' few rows (≤ kFewRows) go through the plain kernel above, AVX2 + FMA where the CPU has them,
-// on one thread: for 1–3 rows OpenBLAS's sgemm spent more time packing w (sgemm_incopy) and waking its
-// threads than multiplying, and heads + beam 3 took 60–70 ms with it against 35–40 ms with the kernel
-// (interleaved runs; README, captioner speed). Splitting the columns over libtorch's two threads
-// (at::parallel_for) measured no faster. More rows go to sgemm.
+// The beams' few rows (≤ kFewRows) go through the panel kernel above, AVX2 + FMA where the CPU has them,
+// on one thread. For 1–3 rows OpenBLAS's sgemm spent more time packing w (sgemm_incopy) and waking its
+// threads than multiplying. A kernel over w's own rows (16 partial sums per dot product, then a
+// horizontal reduction) took 60-70 ms of heads + beam 3 down to 35-40; the panels, packed once per
+// model, run 3 rows 2.2x faster again in isolation and take heads + beam from 1.41x to 1.00x the
+// encoder's time in interleaved runs (README, captioner speed). Splitting the columns over libtorch's
+// two threads (at::parallel_for) measured no faster. More rows go to sgemm.
 constexpr int kFewRows = 8;
-void dot_rows(const float *x, int rows, int k, const float *w, int n, float *y) {
+void few_rows(const float *x, int rows, const Packed &p, float *y) {
     static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (avx2) dot_rows_avx2(x, rows, k, w, n, y);
-    else dot_rows_generic(x, rows, k, w, n, y);
+    if (avx2) panel_rows_avx2(x, rows, p, y);
+    else panel_rows_generic(x, rows, p, y);
 }
 
 // y (rows, n) = x (rows, k) · wᵀ + b, with w (n, k) and x, y row-major.
-void linear_rows(const float *x, int rows, int k, const float *w, const float *b, int n, float *y) {
+void linear_rows(const float *x, int rows, const Packed &p, const float *b, float *y) {
+    const int n = p.n, k = p.k;
     for (int r = 0; r < rows; r++) std::memcpy(y + static_cast<size_t>(r) * n, b, sizeof(float) * n);
     if (rows <= kFewRows) {
-        dot_rows(x, rows, k, w, n, y);
+        few_rows(x, rows, p, y);
     } else if (SgemmFn sgemm = sgemm_function()) {
         // Column-major view: yᵀ (n, rows) = w (n, k) · xᵀ (k, rows), where w is stored as wᵀ (k, n).
         const float one = 1;
-        sgemm("T", "N", &n, &rows, &k, &one, w, &k, x, &k, &one, y, &n);
+        sgemm("T", "N", &n, &rows, &k, &one, p.w, &k, x, &k, &one, y, &n);
     } else {
         auto out = torch::from_blob(y, {rows, n});
         out.addmm_(torch::from_blob(const_cast<float *>(x), {rows, k}),
-                   torch::from_blob(const_cast<float *>(w), {n, k}).t());
+                   torch::from_blob(const_cast<float *>(p.w), {n, k}).t());
     }
 }
 
@@ -799,15 +821,25 @@ void layer_norm_rows(const float *x, int rows, int d, const float *w, const floa
     }
 }
 
-// One query row (D) over `length` keys and values laid out (length, D) → out (D).
+// a · b over n floats in 8 independent partial sums, so the compiler can vectorise it (a single running
+// sum is a chain of dependent adds that it may not reorder).
+inline float dot(const float *a, const float *b, int n) {
+    float acc[8] = {};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += a[i + l] * b[i + l];
+    float s = 0;
+    for (int l = 0; l < 8; l++) s += acc[l];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+// One query row (Dh) over `length` keys and values laid out (length, Dh) → out (Dh).
 void attend_row(const float *q, const float *keys, const float *values, int length, int dh, float *scores, float *out) {
     const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
     float top = -INFINITY;
     for (int j = 0; j < length; j++) {
-        const float *k = keys + static_cast<size_t>(j) * dh;
-        float s = 0;
-        for (int i = 0; i < dh; i++) s += q[i] * k[i];
-        scores[j] = s * scale;
+        scores[j] = dot(q, keys + static_cast<size_t>(j) * dh, dh) * scale;
         top = std::max(top, scores[j]);
     }
     float total = 0;
@@ -819,20 +851,56 @@ void attend_row(const float *q, const float *keys, const float *values, int leng
     }
 }
 
-struct Block {
-    const float *ln1w, *ln1b, *qkvw, *qkvb, *ow, *ob, *ln2w, *ln2b, *cqw, *cqb, *cow, *cob, *ln3w, *ln3b, *fcw, *fcb,
-        *pw, *pb;
-    torch::Tensor crossKeys, crossValues;  // (H, M, Dh) contiguous
-    std::vector<float> keys, values;       // (rows, H, P, Dh)
+// erf as a rational function of x on [-4, 4] (beyond it erf is ±1 in float): Eigen's and XLA's
+// single-precision approximation, within 5e-7 of std::erf, branch-free so the GELU loop vectorises
+// (std::erf is a libm call per element).
+inline float erf_rational(float v) {
+    const float x = std::min(4.0f, std::max(-4.0f, v)), x2 = x * x;
+    float p = -2.72614225801306e-10f;
+    p = p * x2 + 2.77068142495902e-08f;
+    p = p * x2 - 2.10102402082508e-06f;
+    p = p * x2 - 5.69250639462346e-05f;
+    p = p * x2 - 7.34990630326855e-04f;
+    p = p * x2 - 2.95459980854025e-03f;
+    p = p * x2 - 1.60960333262415e-02f;
+    float q = -1.45660718464996e-05f;
+    q = q * x2 - 2.13374055278905e-04f;
+    q = q * x2 - 1.68282697438203e-03f;
+    q = q * x2 - 7.37332916720468e-03f;
+    q = q * x2 - 1.42647390514189e-02f;
+    return x * p / q;
+}
+
+// Exact (erf) GELU in place, as torch's default gelu.
+void gelu(float *x, int count) {
+    for (int i = 0; i < count; i++) x[i] = 0.5f * x[i] * (1.0f + erf_rational(x[i] * static_cast<float>(M_SQRT1_2)));
+}
+
+// One block's weights; the matrices the step multiplies by are packed (Packed above).
+struct BlockWeights {
+    const float *ln1w, *ln1b, *qkvb, *ob, *ln2w, *ln2b, *cqb, *cob, *ln3w, *ln3b, *fcb, *pb;
+    Packed qkv, out, crossQuery, crossOut, fc, proj;
+    torch::Tensor crossIn, crossInBias;  // the packed cross-attention projection, for each image's K/V
 };
 
-struct Decoder {
+// A model's decoder, ready to step: shared by every image's Decoder and never changed after it is built.
+struct DecoderWeights {
     std::vector<torch::Tensor> weights;  // keeps the referenced storage alive
-    std::vector<Block> blocks;
+    std::vector<BlockWeights> blocks;
     const float *embedding, *positions, *lnfw, *lnfb;
-    int d, heads, dh, hidden, vocabulary, maxPositions, maxRows, memoryLength;
+    Packed output;  // the tied output projection: the embedding (V, d)
+    std::vector<float> zeros;  // its (absent) bias
+    int d, heads, dh, hidden, vocabulary, maxPositions;
     double eps;
-    std::vector<float> x, h, a, big, scores, scratch, zeros;
+};
+
+// One image's search: its cross-attention keys and values and the beams' self-attention cache.
+struct Decoder {
+    std::shared_ptr<const DecoderWeights> model;
+    std::vector<torch::Tensor> crossKeys, crossValues;  // per block (H, M, Dh) contiguous
+    std::vector<std::vector<float>> keys, values;       // per block (rows, H, P, Dh)
+    int maxRows, memoryLength;
+    std::vector<float> x, h, a, big, scores, scratch;
 };
 
 const float *checked(const std::vector<torch::Tensor> &w, size_t i, std::vector<int64_t> shape) {
@@ -845,122 +913,151 @@ const float *checked(const std::vector<torch::Tensor> &w, size_t i, std::vector<
     return t.data_ptr<float>();
 }
 
+using WeightsHandle = std::shared_ptr<const DecoderWeights>;
+
 }  // namespace
 
 extern "C" {
 
-lt_error lt_decoder_new(const lt_tensor *weights, int count, int layers, int heads, double eps, lt_tensor memory,
-                        int max_rows, lt_decoder *out) {
+lt_error lt_decoder_weights_new(const lt_tensor *weights, int count, int layers, int heads, double eps,
+                                lt_decoder_weights *out) {
     PROTECT({
-        if (layers < 1 || heads < 1 || max_rows < 1) throw std::invalid_argument("layers, heads and rows must be positive");
+        if (layers < 1 || heads < 1) throw std::invalid_argument("layers and heads must be positive");
         if (count != 18 * layers + 4)
             throw std::invalid_argument("expected " + std::to_string(18 * layers + 4) + " decoder weights, got " + std::to_string(count));
         torch::NoGradGuard noGrad;
-        auto d = std::make_unique<Decoder>();
-        for (int i = 0; i < count; i++) d->weights.push_back(T(weights[i]).detach());
-        const auto &w = d->weights;
+        auto m = std::make_shared<DecoderWeights>();
+        // Copies, not views: the packed panels must not go stale if the caller goes on training.
+        for (int i = 0; i < count; i++) m->weights.push_back(T(weights[i]).detach().clone());
+        const auto &w = m->weights;
         const size_t tail = static_cast<size_t>(18 * layers);
         if (w[tail].dim() != 2 || w[tail + 1].dim() != 2) throw std::invalid_argument("embedding and positions must be 2-d");
         const int64_t V = w[tail].size(0), D = w[tail].size(1), P = w[tail + 1].size(0);
         if (D % heads != 0) throw std::invalid_argument("width must divide into the heads");
         const int64_t H = w[14].dim() == 2 ? w[14].size(0) : 0;  // mlp fc (hidden, d)
-        d->embedding = checked(w, tail, {V, D});
-        d->positions = checked(w, tail + 1, {P, D});
-        d->lnfw = checked(w, tail + 2, {D});
-        d->lnfb = checked(w, tail + 3, {D});
+        const int d = static_cast<int>(D), hidden = static_cast<int>(H);
+        m->embedding = checked(w, tail, {V, D});
+        m->positions = checked(w, tail + 1, {P, D});
+        m->lnfw = checked(w, tail + 2, {D});
+        m->lnfb = checked(w, tail + 3, {D});
+        for (int l = 0; l < layers; l++) {
+            const size_t o = static_cast<size_t>(18 * l);
+            BlockWeights b;
+            b.ln1w = checked(w, o, {D}); b.ln1b = checked(w, o + 1, {D});
+            b.qkv = Packed(checked(w, o + 2, {3 * D, D}), 3 * d, d); b.qkvb = checked(w, o + 3, {3 * D});
+            b.out = Packed(checked(w, o + 4, {D, D}), d, d); b.ob = checked(w, o + 5, {D});
+            b.ln2w = checked(w, o + 6, {D}); b.ln2b = checked(w, o + 7, {D});
+            b.crossQuery = Packed(checked(w, o + 8, {3 * D, D}), d, d);  // the query rows of the packed projection
+            b.cqb = checked(w, o + 9, {3 * D});
+            b.crossOut = Packed(checked(w, o + 10, {D, D}), d, d); b.cob = checked(w, o + 11, {D});
+            b.ln3w = checked(w, o + 12, {D}); b.ln3b = checked(w, o + 13, {D});
+            b.fc = Packed(checked(w, o + 14, {H, D}), hidden, d); b.fcb = checked(w, o + 15, {H});
+            b.proj = Packed(checked(w, o + 16, {D, H}), d, hidden); b.pb = checked(w, o + 17, {D});
+            b.crossIn = w[o + 8];
+            b.crossInBias = w[o + 9];
+            m->blocks.push_back(std::move(b));
+        }
+        m->output = Packed(m->embedding, static_cast<int>(V), d);
+        m->zeros.assign(static_cast<size_t>(V), 0.0f);
+        m->d = d; m->heads = heads; m->dh = static_cast<int>(D / heads); m->hidden = hidden;
+        m->vocabulary = static_cast<int>(V); m->maxPositions = static_cast<int>(P); m->eps = eps;
+        *out = reinterpret_cast<lt_decoder_weights>(new WeightsHandle(std::move(m)));
+    })
+}
+
+void lt_decoder_weights_free(lt_decoder_weights weights) { delete reinterpret_cast<WeightsHandle *>(weights); }
+
+int64_t lt_decoder_weights_vocabulary(lt_decoder_weights weights) {
+    return (*reinterpret_cast<WeightsHandle *>(weights))->vocabulary;
+}
+
+lt_error lt_decoder_new(lt_decoder_weights weights, lt_tensor memory, int max_rows, lt_decoder *out) {
+    PROTECT({
+        if (max_rows < 1) throw std::invalid_argument("rows must be positive");
+        torch::NoGradGuard noGrad;
+        auto d = std::make_unique<Decoder>();
+        d->model = *reinterpret_cast<WeightsHandle *>(weights);
+        const DecoderWeights &m = *d->model;
+        const int64_t D = m.d, P = m.maxPositions, dh = m.dh;
         auto mem = T(memory);
         if (mem.dim() != 3 || mem.size(0) != 1 || mem.size(2) != D)
             throw std::invalid_argument("memory must be (1, M, " + std::to_string(D) + "), got " + c10::str(mem.sizes()));
-        const int64_t M = mem.size(1), dh = D / heads;
-        for (int l = 0; l < layers; l++) {
-            const size_t o = static_cast<size_t>(18 * l);
-            Block b;
-            b.ln1w = checked(w, o, {D}); b.ln1b = checked(w, o + 1, {D});
-            b.qkvw = checked(w, o + 2, {3 * D, D}); b.qkvb = checked(w, o + 3, {3 * D});
-            b.ow = checked(w, o + 4, {D, D}); b.ob = checked(w, o + 5, {D});
-            b.ln2w = checked(w, o + 6, {D}); b.ln2b = checked(w, o + 7, {D});
-            b.cqw = checked(w, o + 8, {3 * D, D}); b.cqb = checked(w, o + 9, {3 * D});
-            b.cow = checked(w, o + 10, {D, D}); b.cob = checked(w, o + 11, {D});
-            b.ln3w = checked(w, o + 12, {D}); b.ln3b = checked(w, o + 13, {D});
-            b.fcw = checked(w, o + 14, {H, D}); b.fcb = checked(w, o + 15, {H});
-            b.pw = checked(w, o + 16, {D, H}); b.pb = checked(w, o + 17, {D});
+        const int64_t M = mem.size(1);
+        for (const auto &b : m.blocks) {
             // The image's keys and values, once: memory (1, M, d) → (H, M, Dh).
-            auto cross = w[o + 8], bias = w[o + 9];
             auto project = [&](int64_t part) {
-                auto y = at::linear(mem[0].to(torch::kFloat32), cross.narrow(0, part * D, D), bias.narrow(0, part * D, D));
-                return y.view({M, heads, dh}).permute({1, 0, 2}).contiguous();
+                auto y = at::linear(mem[0].to(torch::kFloat32), b.crossIn.narrow(0, part * D, D), b.crossInBias.narrow(0, part * D, D));
+                return y.view({M, m.heads, dh}).permute({1, 0, 2}).contiguous();
             };
-            b.crossKeys = project(1);
-            b.crossValues = project(2);
-            b.keys.assign(static_cast<size_t>(max_rows * D * P), 0);
-            b.values.assign(static_cast<size_t>(max_rows * D * P), 0);
-            d->blocks.push_back(std::move(b));
+            d->crossKeys.push_back(project(1));
+            d->crossValues.push_back(project(2));
+            d->keys.emplace_back(static_cast<size_t>(max_rows * D * P), 0.0f);
+            d->values.emplace_back(static_cast<size_t>(max_rows * D * P), 0.0f);
         }
-        d->d = static_cast<int>(D); d->heads = heads; d->dh = static_cast<int>(dh); d->hidden = static_cast<int>(H);
-        d->vocabulary = static_cast<int>(V); d->maxPositions = static_cast<int>(P); d->maxRows = max_rows;
-        d->memoryLength = static_cast<int>(M); d->eps = eps;
+        d->maxRows = max_rows;
+        d->memoryLength = static_cast<int>(M);
         const size_t rows = static_cast<size_t>(max_rows);
         d->x.resize(rows * D); d->h.resize(rows * D); d->a.resize(rows * D);
-        d->big.resize(rows * std::max<int64_t>({3 * D, H, V}));
+        d->big.resize(rows * std::max<int64_t>({3 * D, m.hidden, m.vocabulary}));
         d->scores.resize(static_cast<size_t>(std::max(P, M)));
         d->scratch.resize(static_cast<size_t>(max_rows * D * P));
-        d->zeros.assign(static_cast<size_t>(V), 0.0f);
         *out = reinterpret_cast<lt_decoder>(d.release());
     })
 }
 
 void lt_decoder_free(lt_decoder decoder) { delete reinterpret_cast<Decoder *>(decoder); }
 
-int64_t lt_decoder_vocabulary(lt_decoder decoder) { return reinterpret_cast<Decoder *>(decoder)->vocabulary; }
-
 lt_error lt_decoder_step(lt_decoder decoder, const int64_t *tokens, int rows, int64_t position, float *log_probs,
                          size_t capacity) {
     PROTECT({
-        Decoder &m = *reinterpret_cast<Decoder *>(decoder);
+        Decoder &s = *reinterpret_cast<Decoder *>(decoder);
+        const DecoderWeights &m = *s.model;
         const int D = m.d, Dh = m.dh, H = m.heads, P = m.maxPositions, V = m.vocabulary;
-        if (rows < 1 || rows > m.maxRows) throw std::invalid_argument("rows must be 1…" + std::to_string(m.maxRows));
+        if (rows < 1 || rows > s.maxRows) throw std::invalid_argument("rows must be 1…" + std::to_string(s.maxRows));
         if (position < 0 || position >= P) throw std::invalid_argument("position " + std::to_string(position) + " outside 0…" + std::to_string(P - 1));
         if (capacity < static_cast<size_t>(rows) * V) throw std::invalid_argument("log-probability buffer too small");
         for (int r = 0; r < rows; r++)
             if (tokens[r] < 0 || tokens[r] >= V) throw std::invalid_argument("token " + std::to_string(tokens[r]) + " outside the vocabulary");
         const int t = static_cast<int>(position), length = t + 1;
-        float *x = m.x.data(), *h = m.h.data(), *a = m.a.data(), *big = m.big.data();
+        float *x = s.x.data(), *h = s.h.data(), *a = s.a.data(), *big = s.big.data();
         for (int r = 0; r < rows; r++)
             for (int i = 0; i < D; i++) x[r * D + i] = m.embedding[tokens[r] * D + i] + m.positions[t * D + i];
-        for (auto &b : m.blocks) {
+        for (size_t l = 0; l < m.blocks.size(); l++) {
+            const BlockWeights &b = m.blocks[l];
+            std::vector<float> &keys = s.keys[l], &values = s.values[l];
             // Causal self-attention: this token's query over the cached keys plus its own.
             layer_norm_rows(x, rows, D, b.ln1w, b.ln1b, m.eps, h);
-            linear_rows(h, rows, D, b.qkvw, b.qkvb, 3 * D, big);  // (rows, 3d): q | k | v
+            linear_rows(h, rows, b.qkv, b.qkvb, big);  // (rows, 3d): q | k | v
             for (int r = 0; r < rows; r++)
                 for (int hd = 0; hd < H; hd++) {
                     const size_t slot = ((static_cast<size_t>(r) * H + hd) * P) * Dh;
-                    std::memcpy(&b.keys[slot + static_cast<size_t>(t) * Dh], big + r * 3 * D + D + hd * Dh, sizeof(float) * Dh);
-                    std::memcpy(&b.values[slot + static_cast<size_t>(t) * Dh], big + r * 3 * D + 2 * D + hd * Dh, sizeof(float) * Dh);
-                    attend_row(big + r * 3 * D + hd * Dh, &b.keys[slot], &b.values[slot], length, Dh, m.scores.data(), a + r * D + hd * Dh);
+                    std::memcpy(&keys[slot + static_cast<size_t>(t) * Dh], big + r * 3 * D + D + hd * Dh, sizeof(float) * Dh);
+                    std::memcpy(&values[slot + static_cast<size_t>(t) * Dh], big + r * 3 * D + 2 * D + hd * Dh, sizeof(float) * Dh);
+                    attend_row(big + r * 3 * D + hd * Dh, &keys[slot], &values[slot], length, Dh, s.scores.data(), a + r * D + hd * Dh);
                 }
-            linear_rows(a, rows, D, b.ow, b.ob, D, h);
+            linear_rows(a, rows, b.out, b.ob, h);
             for (int i = 0; i < rows * D; i++) x[i] += h[i];
             // Cross-attention over the image grid.
             layer_norm_rows(x, rows, D, b.ln2w, b.ln2b, m.eps, h);
-            linear_rows(h, rows, D, b.cqw, b.cqb, D, big);  // the query rows of the packed projection
-            const float *ck = b.crossKeys.data_ptr<float>(), *cv = b.crossValues.data_ptr<float>();
-            const size_t headStride = static_cast<size_t>(m.memoryLength) * Dh;
+            linear_rows(h, rows, b.crossQuery, b.cqb, big);
+            const float *ck = s.crossKeys[l].data_ptr<float>(), *cv = s.crossValues[l].data_ptr<float>();
+            const size_t headStride = static_cast<size_t>(s.memoryLength) * Dh;
             for (int r = 0; r < rows; r++)
                 for (int hd = 0; hd < H; hd++)
-                    attend_row(big + r * D + hd * Dh, ck + hd * headStride, cv + hd * headStride, m.memoryLength, Dh,
-                               m.scores.data(), a + r * D + hd * Dh);
-            linear_rows(a, rows, D, b.cow, b.cob, D, h);
+                    attend_row(big + r * D + hd * Dh, ck + hd * headStride, cv + hd * headStride, s.memoryLength, Dh,
+                               s.scores.data(), a + r * D + hd * Dh);
+            linear_rows(a, rows, b.crossOut, b.cob, h);
             for (int i = 0; i < rows * D; i++) x[i] += h[i];
             // MLP with exact (erf) GELU.
             layer_norm_rows(x, rows, D, b.ln3w, b.ln3b, m.eps, h);
-            linear_rows(h, rows, D, b.fcw, b.fcb, m.hidden, big);
-            for (int i = 0; i < rows * m.hidden; i++) big[i] = 0.5f * big[i] * (1.0f + std::erf(big[i] * static_cast<float>(M_SQRT1_2)));
-            linear_rows(big, rows, m.hidden, b.pw, b.pb, D, h);
+            linear_rows(h, rows, b.fc, b.fcb, big);
+            gelu(big, rows * m.hidden);
+            linear_rows(big, rows, b.proj, b.pb, h);
             for (int i = 0; i < rows * D; i++) x[i] += h[i];
         }
         // Final norm, the tied output projection (no bias) and log-softmax.
         layer_norm_rows(x, rows, D, m.lnfw, m.lnfb, m.eps, h);
-        linear_rows(h, rows, D, m.embedding, m.zeros.data(), V, log_probs);
+        linear_rows(h, rows, m.output, m.zeros.data(), log_probs);
         for (int r = 0; r < rows; r++) {
             float *row = log_probs + static_cast<size_t>(r) * V;
             float top = -INFINITY;
@@ -975,25 +1072,26 @@ lt_error lt_decoder_step(lt_decoder decoder, const int64_t *tokens, int rows, in
 
 lt_error lt_decoder_reorder(lt_decoder decoder, const int64_t *parents, int rows, int64_t length) {
     PROTECT({
-        Decoder &m = *reinterpret_cast<Decoder *>(decoder);
-        if (rows < 1 || rows > m.maxRows) throw std::invalid_argument("rows must be 1…" + std::to_string(m.maxRows));
+        Decoder &s = *reinterpret_cast<Decoder *>(decoder);
+        const DecoderWeights &m = *s.model;
+        if (rows < 1 || rows > s.maxRows) throw std::invalid_argument("rows must be 1…" + std::to_string(s.maxRows));
         if (length < 0 || length > m.maxPositions) throw std::invalid_argument("cached length outside the positions table");
         for (int r = 0; r < rows; r++)
-            if (parents[r] < 0 || parents[r] >= m.maxRows) throw std::invalid_argument("parent row " + std::to_string(parents[r]) + " out of range");
+            if (parents[r] < 0 || parents[r] >= s.maxRows) throw std::invalid_argument("parent row " + std::to_string(parents[r]) + " out of range");
         const size_t rowSize = static_cast<size_t>(m.heads) * m.maxPositions * m.dh;
         const size_t used = static_cast<size_t>(length) * m.dh;
-        for (auto &b : m.blocks)
-            for (auto *cache : {&b.keys, &b.values}) {
+        for (size_t l = 0; l < m.blocks.size(); l++)
+            for (auto *cache : {&s.keys[l], &s.values[l]}) {
                 // Through a scratch copy: a parent may be kept twice, or move to a row read later.
                 for (int r = 0; r < rows; r++)
                     for (int hd = 0; hd < m.heads; hd++) {
                         const size_t head = static_cast<size_t>(hd) * m.maxPositions * m.dh;
-                        std::memcpy(&m.scratch[r * rowSize + head], &(*cache)[parents[r] * rowSize + head], sizeof(float) * used);
+                        std::memcpy(&s.scratch[r * rowSize + head], &(*cache)[parents[r] * rowSize + head], sizeof(float) * used);
                     }
                 for (int r = 0; r < rows; r++)
                     for (int hd = 0; hd < m.heads; hd++) {
                         const size_t head = static_cast<size_t>(hd) * m.maxPositions * m.dh;
-                        std::memcpy(&(*cache)[r * rowSize + head], &m.scratch[r * rowSize + head], sizeof(float) * used);
+                        std::memcpy(&(*cache)[r * rowSize + head], &s.scratch[r * rowSize + head], sizeof(float) * used);
                     }
             }
     })

@@ -28,8 +28,9 @@ extension CaptionModel {
     }
 
     /// Beam search over one image's decoder memory (1, M, d). Returns ids after `<bos>` up to and
-    /// excluding `<eos>`.
-    func search(memory: Tensor, options: DecodingOptions, banned: Set<Int>) throws -> [Int] {
+    /// excluding `<eos>`. `weights`: the fused step's packed weights (`fusedDecoderWeights()`), packed
+    /// afresh for this search when nil.
+    func search(memory: Tensor, options: DecodingOptions, banned: Set<Int>, weights: FusedDecoderWeights? = nil) throws -> [Int] {
         precondition(options.beamWidth >= 1, "beam width must be at least 1")
         let v = config.vocabulary
         struct Hypothesis { var ids: [Int]; var logp: Double; var separated: Bool }
@@ -39,7 +40,7 @@ extension CaptionModel {
             h.logp / Foundation.pow(Double(max(length, 1)), options.lengthPenalty)
         }
         let cache = options.fused ? nil : try startCache(memory: memory)
-        let decoder = options.fused ? try fusedDecoder(memory: memory, rows: options.beamWidth) : nil
+        let decoder = options.fused ? try fusedDecoder(memory: memory, rows: options.beamWidth, weights: weights) : nil
         for step in 1 ..< config.maxLength {
             // Only the newest token of each beam goes through the decoder; the cache holds the rest.
             let newest = beams.map { $0.ids[step - 1] }

@@ -35,6 +35,9 @@ public final class Drafter {
     public let model: CaptionModel
     public let grounding: Grounding
     let banned: Set<Int>
+    /// The decoder packed for the fused step on the first draft, then reused: a Drafter describes its
+    /// model as it was then (the trainer makes a new one after each epoch).
+    private var packedDecoder: FusedDecoderWeights?
 
     public init(model: CaptionModel, taxonomy: Taxonomy = .standard) {
         self.model = model
@@ -79,9 +82,19 @@ public final class Drafter {
                 primary = primary ?? features
                 all.append(contentsOf: try model.probabilities(model.attributeLogits(features)))
             }
-            let ids = try model.search(memory: model.memory(primary!.grid), options: options, banned: banned)
+            let ids = try search(memory: model.memory(primary!.grid), options: options)
             return compose(ids: ids, probabilities: .mean(all))
         }
+    }
+
+    /// Beam search with the packed decoder, packing it on first use.
+    func search(memory: Tensor, options: DecodingOptions) throws -> [Int] {
+        var weights: FusedDecoderWeights?
+        if options.fused {
+            if packedDecoder == nil { packedDecoder = try model.fusedDecoderWeights() }
+            weights = packedDecoder
+        }
+        return try model.search(memory: memory, options: options, banned: banned, weights: weights)
     }
 
     /// One photo through preprocessing and the encoder (no gradients).
@@ -99,7 +112,7 @@ public final class Drafter {
     func draftAndProbabilities(features: ImageFeatures, options: DecodingOptions) throws -> (draft: Draft, probabilities: AttributeProbabilities) {
         try withNoGrad {
             let probabilities = try model.probabilities(model.attributeLogits(features))[0]
-            let ids = try model.search(memory: model.memory(features.grid), options: options, banned: banned)
+            let ids = try search(memory: model.memory(features.grid), options: options)
             return (compose(ids: ids, probabilities: probabilities), probabilities)
         }
     }

@@ -77,9 +77,9 @@ extension CaptionModel {
         return try logits.logSoftmax(dim: 1)
     }
 
-    /// The shim's fused decoder over one image's memory (1, M, d), for up to `rows` beams: the same
-    /// step as `stepLogProbabilities` in one call per token.
-    func fusedDecoder(memory: Tensor, rows: Int) throws -> FusedDecoder {
+    /// The decoder's weights packed for the shim's fused step (`FusedDecoderWeights`): a snapshot of the
+    /// model as it is now, shared by every search until the model changes.
+    public func fusedDecoderWeights() throws -> FusedDecoderWeights {
         var weights: [Tensor] = []
         for block in blocks {
             weights += [block.norm1.weight, block.norm1.bias!, block.selfAttention.inProjWeight, block.selfAttention.inProjBias,
@@ -90,7 +90,14 @@ extension CaptionModel {
         }
         weights += [tokenEmbedding.weight, position, finalNorm.weight, finalNorm.bias!]
         precondition(blocks.allSatisfy { [$0.norm1, $0.norm2, $0.norm3].allSatisfy { $0.eps == finalNorm.eps } }, "one LayerNorm eps")
-        return try FusedDecoder(weights: weights, layers: blocks.count, heads: config.heads, eps: finalNorm.eps, memory: memory, maxRows: rows)
+        return try FusedDecoderWeights(weights: weights, layers: blocks.count, heads: config.heads, eps: finalNorm.eps)
+    }
+
+    /// The shim's fused decoder over one image's memory (1, M, d), for up to `rows` beams: the same
+    /// step as `stepLogProbabilities` in one call per token. `weights` from `fusedDecoderWeights()`;
+    /// packed afresh when nil.
+    func fusedDecoder(memory: Tensor, rows: Int, weights: FusedDecoderWeights? = nil) throws -> FusedDecoder {
+        try FusedDecoder(weights: weights ?? fusedDecoderWeights(), memory: memory, maxRows: rows)
     }
 
     private func positionRow(_ p: Int) throws -> Tensor { try self.position.slice(dim: 0, p ..< p + 1) }  // (1, d)

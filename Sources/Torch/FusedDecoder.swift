@@ -1,10 +1,35 @@
 import CTorch
 
-/// The shim's fused incremental decoder (`lt_decoder_*`): a pre-norm transformer decoder (causal
-/// self-attention with a key/value cache, cross-attention over one image's memory, GELU MLP, tied output
-/// projection) stepped one token per row in a single call, for inference. The Swift operator path
-/// (`DecoderBlock.step`) is the reference it is tested against; this is the same arithmetic without
-/// ~80 operator dispatches per token.
+/// A model's decoder prepared for the shim's fused step (`lt_decoder_weights_*`): the weights copied
+/// once and every matrix the step multiplies by repacked into column panels for its few-rows kernel.
+/// Immutable after `init`, so one instance serves every search of a loaded model, on any thread; it is
+/// a snapshot — training the model further does not change it.
+public final class FusedDecoderWeights: @unchecked Sendable {
+    fileprivate let handle: lt_decoder_weights
+    /// Tokens in the output distribution.
+    public let vocabulary: Int
+
+    /// - weights: per block its 18 tensors in the shim's order (ln1, self in_proj, self out_proj, ln2,
+    ///   cross in_proj, cross out_proj, ln3, mlp fc, mlp proj: weight then bias each), then the token
+    ///   embedding (V, d), the positions (P, d), and the final norm's weight and bias.
+    public init(weights: [Tensor], layers: Int, heads: Int, eps: Double) throws {
+        precondition(weights.count == 18 * layers + 4, "18 tensors per block and 4 more")
+        var out: lt_decoder_weights? = nil
+        try withHandles(weights) { p, n in
+            try check(lt_decoder_weights_new(p, n, Int32(layers), Int32(heads), eps, &out))
+        }
+        handle = out!
+        vocabulary = Int(lt_decoder_weights_vocabulary(handle))
+    }
+
+    deinit { lt_decoder_weights_free(handle) }
+}
+
+/// The shim's fused incremental decoder (`lt_decoder_*`) for one image: a pre-norm transformer decoder
+/// (causal self-attention with a key/value cache, cross-attention over the image's memory, GELU MLP,
+/// tied output projection) stepped one token per row in a single call, for inference. The Swift
+/// operator path (`DecoderBlock.step`) is the reference it is tested against; this is the same
+/// arithmetic without ~80 operator dispatches per token.
 ///
 /// Not thread-safe: one search at a time (like `Tensor`).
 public final class FusedDecoder {
@@ -13,18 +38,12 @@ public final class FusedDecoder {
     public let vocabulary: Int
     public let maxRows: Int
 
-    /// - weights: per block its 18 tensors in the shim's order (ln1, self in_proj, self out_proj, ln2,
-    ///   cross in_proj, cross out_proj, ln3, mlp fc, mlp proj: weight then bias each), then the token
-    ///   embedding (V, d), the positions (P, d), and the final norm's weight and bias.
     /// - memory: (1, M, d), the image's decoder memory.
-    public init(weights: [Tensor], layers: Int, heads: Int, eps: Double, memory: Tensor, maxRows: Int) throws {
-        precondition(weights.count == 18 * layers + 4, "18 tensors per block and 4 more")
+    public init(weights: FusedDecoderWeights, memory: Tensor, maxRows: Int) throws {
         var out: lt_decoder? = nil
-        try withHandles(weights) { p, n in
-            try check(lt_decoder_new(p, n, Int32(layers), Int32(heads), eps, memory.handle, Int32(maxRows), &out))
-        }
+        try check(lt_decoder_new(weights.handle, memory.handle, Int32(maxRows), &out))
         handle = out!
-        vocabulary = Int(lt_decoder_vocabulary(handle))
+        vocabulary = weights.vocabulary
         self.maxRows = maxRows
     }
 

@@ -8,11 +8,12 @@ import Torch
 @Suite struct FusedDecoderTests {
     /// Two blocks, four heads, and every decoder weight drawn at a scale where LayerNorm biases,
     /// attention and GELU all matter (a fresh model's zero biases and 0.02 embeddings would hide a bias
-    /// or layout slip).
+    /// or layout slip). Width 48: every matrix the step multiplies by (48, 144 and 192 outputs, and the
+    /// vocabulary) ends in a part-filled 32-column panel of the shim's few-rows kernel.
     func model() throws -> CaptionModel {
         LibTorch.manualSeed(5)
         var config = tinyConfig(texts: DecodingTests.texts)
-        (config.layers, config.heads) = (2, 4)
+        (config.width, config.layers, config.heads) = (48, 2, 4)
         let model = try CaptionModel(config: config)
         model.store.eval()
         try withNoGrad {
@@ -74,6 +75,27 @@ import Torch
         let stepped = try fused.step(tokens: tokens, position: 1)
         #expect(stepped.count == reference.count)
         #expect(zip(reference, stepped).map { abs($0 - $1) }.max()! < 1e-4, "\(rows) rows")
+    }
+
+    /// The packed weights are a copy taken when they are packed: a decoder built from them keeps
+    /// stepping the old model after the parameters change (as they do between training epochs), and
+    /// outlives the weights object it was built from.
+    @Test func packedWeightsAreASnapshotThatDecodersKeepAlive() throws {
+        let model = try model()
+        let memory = try memory(model, seed: 2)
+        var packed: FusedDecoderWeights? = try model.fusedDecoderWeights()
+        let before = try FusedDecoder(weights: packed!, memory: memory, maxRows: 2)
+        packed = nil
+        let reference = try withNoGrad { try model.stepLogProbabilities([1, 1], position: 0, cache: model.startCache(memory: memory)) }.floats()
+        try withNoGrad {
+            for (name, tensor) in model.store.namedTensors where name.hasPrefix("decoder.") { try tensor.mul_(1.5) }
+        }
+        let changed = try withNoGrad { try model.stepLogProbabilities([1, 1], position: 0, cache: model.startCache(memory: memory)) }.floats()
+        #expect(zip(reference, changed).map { abs($0 - $1) }.max()! > 0.01, "the change must matter")
+        let old = try before.step(tokens: [1, 1], position: 0)
+        #expect(zip(reference, old).map { abs($0 - $1) }.max()! < 1e-4)
+        let repacked = try model.fusedDecoder(memory: memory, rows: 2).step(tokens: [1, 1], position: 0)
+        #expect(zip(changed, repacked).map { abs($0 - $1) }.max()! < 1e-4)
     }
 
     @Test func beamSearchGivesTheSameTextOnBothPaths() throws {

@@ -218,20 +218,27 @@ lt_error lt_jit_eval(lt_module module);
 lt_error lt_jit_forward(lt_module module, const lt_tensor *inputs, int count, lt_tensor *out);
 
 // MARK: fused captioner decoder (inference only)
-// One object per image search: the decoder's weights (referenced, not copied), that image's
-// cross-attention keys and values, and a key/value cache for up to `max_rows` beams × the positions
-// table's length. Each lt_decoder_step runs every pre-norm block (causal self-attention over the cache,
-// cross-attention over the image grid, GELU MLP) and the tied output projection on one new token per
-// row: one call per generated token instead of about eighty libtorch operators, in plain loops and
-// BLAS sgemm calls.
+// Two objects. lt_decoder_weights: a model's decoder, copied once and with every matrix the step
+// multiplies by repacked into column panels for the few-rows kernel; immutable, so any number of
+// searches (on any threads) may share it. lt_decoder: one image's search — that image's cross-attention
+// keys and values and a key/value cache for up to `max_rows` beams × the positions table's length; it
+// keeps its weights alive, so the two may be freed in either order. Each lt_decoder_step runs every
+// pre-norm block (causal self-attention over the cache, cross-attention over the image grid, GELU MLP)
+// and the tied output projection on one new token per row: one call per generated token instead of
+// about eighty libtorch operators, in plain loops (BLAS sgemm beyond 8 rows).
+typedef struct lt_decoder_weights_opaque *lt_decoder_weights;
 typedef struct lt_decoder_opaque *lt_decoder;
 // weights: per block 18 float32 tensors — ln1 weight, bias; self-attention in_proj weight (3d, d), bias
 // (3d); its out_proj weight (d, d), bias; ln2 weight, bias; cross-attention in_proj weight (3d, d), bias;
 // its out_proj weight, bias; ln3 weight, bias; mlp fc weight (h, d), bias (h); mlp proj weight (d, h),
 // bias — then the token embedding (V, d) (also the output projection), the positions (P, d) and the
-// final norm's weight and bias. memory: the image's decoder memory (1, M, d).
-lt_error lt_decoder_new(const lt_tensor *weights, int count, int layers, int heads, double eps,
-                        lt_tensor memory, int max_rows, lt_decoder *out);
+// final norm's weight and bias. The tensors are copied: later changes to them are not seen.
+lt_error lt_decoder_weights_new(const lt_tensor *weights, int count, int layers, int heads, double eps,
+                                lt_decoder_weights *out);
+void lt_decoder_weights_free(lt_decoder_weights weights);
+int64_t lt_decoder_weights_vocabulary(lt_decoder_weights weights);
+// memory: the image's decoder memory (1, M, d).
+lt_error lt_decoder_new(lt_decoder_weights weights, lt_tensor memory, int max_rows, lt_decoder *out);
 void lt_decoder_free(lt_decoder decoder);
 // tokens[rows] at `position` (how many tokens each row's cache already holds) → log-probabilities of
 // the next token, rows × V floats written to log_probs (capacity in floats). Appends the rows' keys
@@ -240,7 +247,6 @@ lt_error lt_decoder_step(lt_decoder decoder, const int64_t *tokens, int rows, in
                          float *log_probs, size_t capacity);
 // After a search step: row i of the cache becomes old row parents[i] (first `length` positions).
 lt_error lt_decoder_reorder(lt_decoder decoder, const int64_t *parents, int rows, int64_t length);
-int64_t lt_decoder_vocabulary(lt_decoder decoder);
 
 #ifdef __cplusplus
 }
