@@ -12,6 +12,7 @@ OUT=${OUT:-.cache/bench/sentiment}
 PY=${PY:-.cache/pyref-torch/bin/python}
 mkdir -p "$OUT"
 [ -x "$LOUPE" ] || swift build -c release --product loupe
+source benchmarks/blas_env.sh
 
 # name | corpus | arguments of `loupe train sentiment`
 RUNS=(

@@ -10,6 +10,7 @@ steps=${5:-20}
 threads=${LOUPE_THREADS:-$(nproc)}
 loupe=.build/release/loupe
 [ -x "$loupe" ] || swift build -c release --product loupe >/dev/null
+source benchmarks/blas_env.sh
 
 results=()
 for round in $(seq "$rounds"); do

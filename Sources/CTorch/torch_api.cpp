@@ -119,6 +119,29 @@ lt_error lt_set_num_threads(int threads) {
     })
 }
 int lt_get_num_threads(void) { return at::get_num_threads(); }
+
+// OpenBLAS chooses its kernels by CPU model when it loads. A model newer than the library knows (Debian
+// 12's 0.3.21 on an Emerald Rapids host reports "Prescott") gets the SSE3 fallback, although the CPU
+// runs the AVX-512 or AVX2 kernels: sgemm, and every convolution and linear layer on it, then runs
+// several times slower. Returns the kernel family to ask for through OPENBLAS_CORETYPE, or NULL when
+// the BLAS is not OpenBLAS or chose a core with AVX.
+const char *lt_blas_core_suggestion(char *current, size_t capacity) {
+    using CoreName = char *(*)();
+    auto corename = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+    if (!corename) return nullptr;
+    const char *name = corename();
+    if (!name) return nullptr;
+    if (current && capacity) std::snprintf(current, capacity, "%s", name);
+    static const char *const withoutAVX[] = {"prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "unknown"};
+    bool fallback = false;
+    for (const char *old : withoutAVX) fallback = fallback || strcasecmp(name, old) == 0;
+    if (!fallback) return nullptr;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return nullptr;
+}
 lt_error lt_manual_seed(uint64_t seed) { PROTECT(torch::manual_seed(seed)) }
 int lt_is_grad_enabled(void) { return c10::GradMode::is_enabled() ? 1 : 0; }
 void lt_set_grad_enabled(int enabled) { c10::GradMode::set_enabled(enabled != 0); }
@@ -297,6 +320,13 @@ lt_error lt_to_dtype(lt_tensor a, int dtype, lt_tensor *out) { PROTECT(*out = wr
 lt_error lt_detach(lt_tensor a, lt_tensor *out) { PROTECT(*out = wrap(T(a).detach())) }
 lt_error lt_clone(lt_tensor a, lt_tensor *out) { PROTECT(*out = wrap(T(a).clone())) }
 lt_error lt_contiguous(lt_tensor a, lt_tensor *out) { PROTECT(*out = wrap(T(a).contiguous())) }
+lt_error lt_contiguous_channels_last(lt_tensor a, lt_tensor *out) {
+    PROTECT({
+        if (T(a).dim() != 4) throw std::invalid_argument("channels-last needs a 4-d tensor, got " + c10::str(T(a).sizes()));
+        *out = wrap(T(a).contiguous(at::MemoryFormat::ChannelsLast));
+    })
+}
+int lt_is_channels_last(lt_tensor a) { return T(a).is_contiguous(at::MemoryFormat::ChannelsLast) ? 1 : 0; }
 
 lt_error lt_inplace(int op, lt_tensor self, lt_tensor other, double alpha) {
     PROTECT({

@@ -38,6 +38,8 @@ public final class Drafter {
     /// The decoder packed for the fused step on the first draft, then reused: a Drafter describes its
     /// model as it was then (the trainer makes a new one after each epoch).
     private var packedDecoder: FusedDecoderWeights?
+    /// The encoder with its batch norms folded in, likewise built on the first photo.
+    private var foldedEncoder: FoldedEncoder?
 
     public init(model: CaptionModel, taxonomy: Taxonomy = .standard) {
         self.model = model
@@ -99,8 +101,14 @@ public final class Drafter {
 
     /// One photo through preprocessing and the encoder (no gradients).
     public func features(of image: RGBImage) throws -> ImageFeatures {
-        let input = try Self.preprocess(image, size: model.config.imageSize).unsqueeze(0)
-        return try withNoGrad { try model.encode(input) }
+        try encode(Self.preprocess(image, size: model.config.imageSize).unsqueeze(0))
+    }
+
+    /// Preprocessed photos (N, 3, S, S) through the folded encoder (`FoldedEncoder`).
+    public func encode(_ input: Tensor) throws -> ImageFeatures {
+        if foldedEncoder == nil { foldedEncoder = try FoldedEncoder(model.encoder) }
+        let (grid, pooled) = try foldedEncoder!.encode(input)
+        return ImageFeatures(grid: grid, pooled: pooled)
     }
 
     /// A draft from one image's features.

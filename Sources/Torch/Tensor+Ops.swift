@@ -106,6 +106,9 @@ extension Tensor {
     public func detach() throws -> Tensor { try make { lt_detach(handle, $0) } }
     public func clone() throws -> Tensor { try make { lt_clone(handle, $0) } }
     public func contiguous() throws -> Tensor { try make { lt_contiguous(handle, $0) } }
+    /// The same values with channels-last (NHWC) strides, the shape unchanged: 4-d tensors only.
+    public func contiguousChannelsLast() throws -> Tensor { try make { lt_contiguous_channels_last(handle, $0) } }
+    public var isChannelsLast: Bool { lt_is_channels_last(handle) != 0 }
     /// A second Swift owner of the same libtorch tensor (shared storage and autograd identity).
     public func alias() throws -> Tensor { try make { lt_tensor_shallow_clone(handle, $0) } }
 

@@ -31,7 +31,7 @@ extension Bench {
                 let t1 = DispatchTime.now().uptimeNanoseconds
                 let input = try Drafter.preprocess(image, size: size).unsqueeze(0)
                 let t2 = DispatchTime.now().uptimeNanoseconds
-                let features = try withNoGrad { try drafter.model.encode(input) }
+                let features = try drafter.encode(input)
                 let t3 = DispatchTime.now().uptimeNanoseconds
                 _ = try drafter.draft(features: features, options: DecodingOptions(beamWidth: beam, fused: !operators))
                 let t4 = DispatchTime.now().uptimeNanoseconds
@@ -42,8 +42,9 @@ extension Bench {
             }
             let names = ["decode_ms", "preprocess_ms", "encode_ms", "heads_and_beam_ms"]
             let parts = zip(names, stages).map { String(format: "\"%@\":%.2f", $0, percentile($1, 0.5)) }.joined(separator: ",")
-            print(String(format: #"{"threads":%d,"beam":%d,"decoder":"%@","runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,%@}"#,
-                         LibTorch.threads, beam, operators ? "operators" : "fused", runs, percentile(totals, 0.5), percentile(totals, 0.9), parts))
+            print(String(format: #"{"threads":%d,"blas":"%@","beam":%d,"decoder":"%@","runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,%@}"#,
+                         LibTorch.threads, LibTorch.blasCore.current ?? "other", beam, operators ? "operators" : "fused", runs,
+                         percentile(totals, 0.5), percentile(totals, 0.9), parts))
         }
     }
 

@@ -10,6 +10,12 @@ struct Loupe: AsyncParsableCommand {
         subcommands: [MigrateCommand.self, CatalogCommand.self, FixturesCommand.self, ImageCommand.self, CheckpointCommand.self,
                       TrainCommand.self, DescribeCommand.self, EvalCommand.self, ServeCommand.self, UsersCommand.self, WorkerCommand.self, RetrainCommand.self, ModelsCommand.self, GANCommand.self, SentimentCommand.self, ReviewsCommand.self, SelfCheck.self, Bench.self]
     )
+
+    /// Before anything runs: make sure OpenBLAS uses this CPU's vector kernels (may re-execute).
+    static func main() async {
+        LibTorch.restartForBLASKernelsIfNeeded()
+        await main(nil)
+    }
 }
 
 /// Options every command that runs libtorch shares.

@@ -17,6 +17,11 @@ struct SelfCheck: ParsableCommand {
     func run() throws {
         try runtime.apply()
         print("libtorch \(LibTorch.version), \(LibTorch.threads) threads")
+        let blas = LibTorch.blasCore
+        print("BLAS: \(blas.current.map { "OpenBLAS, \($0) kernels" } ?? "not OpenBLAS")")
+        if let better = blas.suggested {
+            printError("warning: OpenBLAS runs its \(blas.current ?? "") kernels on a CPU that runs its \(better) ones (OPENBLAS_CORETYPE is set)")
+        }
 
         let decoded = try RGBImage(contentsOf: URL(fileURLWithPath: image))
         let batch = try Transforms.batch([decoded], size: 96)

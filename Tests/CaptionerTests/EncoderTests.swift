@@ -37,6 +37,27 @@ import Torch
         #expect(try (logits - reference["logits"]!).abs().max().item() < 1e-3)
     }
 
+    /// The inference encoder (batch norms folded into the convolutions, channels-last, padding inside
+    /// the convolution where it is symmetric) is the same function as the layer-by-layer one, on the
+    /// real weights and running statistics, at sizes where "SAME" padding is asymmetric somewhere.
+    @Test(arguments: [(100, 75), (64, 64)]) func foldedEncoderEqualsTheLayerByLayerOne(height: Int, width: Int) throws {
+        let store = ParameterStore()
+        let net = try EfficientNetLite(store.root)
+        try store.load(Checkpoint.load(from: liteWeights).filter { !$0.name.hasPrefix("_fc.") })
+        store.eval()
+        LibTorch.manualSeed(4)
+        let input = try Tensor.randn([2, 3, height, width])
+        let (grid, pooled) = try withNoGrad { try net.encode(input) }
+        let folded = try FoldedEncoder(net).encode(input)
+        #expect(folded.grid.shape == grid.shape && folded.pooled.shape == pooled.shape)
+        #expect(folded.grid.isChannelsLast)
+        #expect(try grid.abs().max().item() > 1, "features of a real scale")
+        let gridDifference = try (folded.grid - grid).abs().max().item()
+        let pooledDifference = try (folded.pooled - pooled).abs().max().item()
+        #expect(gridDifference < 1e-4, "grid max |Δ| \(gridDifference)")
+        #expect(pooledDifference < 1e-4, "pooled max |Δ| \(pooledDifference)")
+    }
+
     @Test func imagenetWeightsRecogniseARenderedNecklace() throws {
         let store = ParameterStore()
         var config = EfficientNetLiteConfig()

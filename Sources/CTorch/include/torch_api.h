@@ -42,6 +42,10 @@ void lt_error_free(lt_error error);
 // MARK: runtime
 lt_error lt_set_num_threads(int threads);
 int lt_get_num_threads(void);
+// The OpenBLAS kernel family (OPENBLAS_CORETYPE) this CPU should use when the library fell back to a
+// pre-AVX core because it does not know the CPU model; NULL when no change is needed or the BLAS is
+// not OpenBLAS. The core OpenBLAS chose is written to `current` (may be NULL).
+const char *lt_blas_core_suggestion(char *current, size_t capacity);
 lt_error lt_manual_seed(uint64_t seed);
 int lt_is_grad_enabled(void);
 void lt_set_grad_enabled(int enabled);
@@ -100,6 +104,10 @@ lt_error lt_to_dtype(lt_tensor a, int dtype, lt_tensor *out);
 lt_error lt_detach(lt_tensor a, lt_tensor *out);
 lt_error lt_clone(lt_tensor a, lt_tensor *out);
 lt_error lt_contiguous(lt_tensor a, lt_tensor *out);
+// Contiguous in channels-last order (NHWC strides, the shape unchanged), for a 4-d tensor; and whether
+// a tensor is laid out so (1) or not (0).
+lt_error lt_contiguous_channels_last(lt_tensor a, lt_tensor *out);
+int lt_is_channels_last(lt_tensor a);
 
 // In place (used by optimizers, EMA, running statistics); these bypass autograd history checks
 // only where libtorch allows it (call them under no-grad for leaves that require grad).
