@@ -6,8 +6,11 @@
 #include <torch/torch.h>
 
 #include <dlfcn.h>
+#include <malloc.h>
 #include <strings.h>
 
+#include <atomic>
+#include <immintrin.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -119,6 +122,10 @@ lt_error lt_set_num_threads(int threads) {
     })
 }
 int lt_get_num_threads(void) { return at::get_num_threads(); }
+void lt_keep_freed_memory(size_t mmap_threshold, size_t trim_threshold) {
+    mallopt(M_MMAP_THRESHOLD, static_cast<int>(std::min<size_t>(mmap_threshold, INT32_MAX)));
+    mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<size_t>(trim_threshold, INT32_MAX)));
+}
 
 // OpenBLAS chooses its kernels by CPU model when it loads. A model newer than the library knows (Debian
 // 12's 0.3.21 on an Emerald Rapids host reports "Prescott") gets the SSE3 fallback, although the CPU
@@ -785,40 +792,126 @@ inline __attribute__((always_inline)) void panel_block(const float *x, int k, co
         for (int l = 0; l < width; l++) y[static_cast<size_t>(q) * n + j0 + l] += acc[q][l];
 }
 
-// y (rows, n) += x (rows, k) · wᵀ: panel by panel, up to four rows at a time.
+// y (rows, n) += x (rows, k) · wᵀ: panel by panel, up to RB rows at a time with Block<rb>, rb ≤ RB.
+template <int RB, template <int> class Block>
 inline __attribute__((always_inline)) void panel_rows(const float *x, int rows, const Packed &p, float *y) {
     for (int j = 0; j < p.n; j += kPanel) {
         const float *panel = p.panels.data() + static_cast<size_t>(j / kPanel) * p.k * kPanel;
-        for (int r = 0; r < rows; r += 4) {
+        for (int r = 0; r < rows; r += RB) {
             const float *xr = x + static_cast<size_t>(r) * p.k;
             float *yr = y + static_cast<size_t>(r) * p.n;
-            switch (std::min(4, rows - r)) {
-                case 1: panel_block<1>(xr, p.k, panel, p.n, j, yr); break;
-                case 2: panel_block<2>(xr, p.k, panel, p.n, j, yr); break;
-                case 3: panel_block<3>(xr, p.k, panel, p.n, j, yr); break;
-                default: panel_block<4>(xr, p.k, panel, p.n, j, yr); break;
+            switch (std::min(RB, rows - r)) {
+                case 1: Block<1>::run(xr, p.k, panel, p.n, j, yr); break;
+                case 2: Block<(RB > 1 ? 2 : 1)>::run(xr, p.k, panel, p.n, j, yr); break;
+                case 3: Block<(RB > 2 ? 3 : 1)>::run(xr, p.k, panel, p.n, j, yr); break;
+                case 4: Block<(RB > 3 ? 4 : 1)>::run(xr, p.k, panel, p.n, j, yr); break;
+                case 5: Block<(RB > 4 ? 5 : 1)>::run(xr, p.k, panel, p.n, j, yr); break;
+                case 6: Block<(RB > 5 ? 6 : 1)>::run(xr, p.k, panel, p.n, j, yr); break;
+                case 7: Block<(RB > 6 ? 7 : 1)>::run(xr, p.k, panel, p.n, j, yr); break;
+                default: Block<RB>::run(xr, p.k, panel, p.n, j, yr); break;
             }
         }
     }
 }
 
-__attribute__((target("avx2,fma"))) void panel_rows_avx2(const float *x, int rows, const Packed &p, float *y) {
-    panel_rows(x, rows, p, y);
-}
-void panel_rows_generic(const float *x, int rows, const Packed &p, float *y) { panel_rows(x, rows, p, y); }
+template <int RB> struct PlainBlock {
+    static void run(const float *x, int k, const float *panel, int n, int j0, float *y) { panel_block<RB>(x, k, panel, n, j0, y); }
+};
 
-// The beams' few rows (≤ kFewRows) go through the panel kernel above, AVX2 + FMA where the CPU has them,
+// The same block in intrinsics, so that its running sums stay in registers (the compiler kept the
+// auto-vectorised ones on the stack): AVX-512, two 16-float halves of a panel row per input row.
+template <int RB> struct AVX512Block {
+    __attribute__((target("avx512f"))) static void run(const float *x, int k, const float *panel, int n,
+                                                                              int j0, float *y) {
+        static_assert(kPanel == 32, "two 16-float vectors per panel row");
+        __m512 acc[RB][2];
+        for (int q = 0; q < RB; q++) acc[q][0] = acc[q][1] = _mm512_setzero_ps();
+        for (int i = 0; i < k; i++) {
+            const __m512 w0 = _mm512_loadu_ps(panel + static_cast<size_t>(i) * 32), w1 = _mm512_loadu_ps(panel + static_cast<size_t>(i) * 32 + 16);
+            for (int q = 0; q < RB; q++) {
+                const __m512 xq = _mm512_set1_ps(x[static_cast<size_t>(q) * k + i]);
+                acc[q][0] = _mm512_fmadd_ps(w0, xq, acc[q][0]);
+                acc[q][1] = _mm512_fmadd_ps(w1, xq, acc[q][1]);
+            }
+        }
+        const int width = std::min(kPanel, n - j0);
+        for (int q = 0; q < RB; q++)
+            for (int h = 0; h < 2; h++) {
+                const int left = width - 16 * h;
+                if (left <= 0) break;
+                float *out = y + static_cast<size_t>(q) * n + j0 + 16 * h;
+                const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+                _mm512_mask_storeu_ps(out, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out), acc[q][h]));
+            }
+    }
+};
+
+// AVX2: four 8-float quarters of a panel row; three rows' 12 sums and the 4 weights fill the 16 registers.
+template <int RB> struct AVX2Block {
+    __attribute__((target("avx2,fma"))) static void run(const float *x, int k, const float *panel, int n,
+                                                                               int j0, float *y) {
+        static_assert(kPanel == 32, "four 8-float vectors per panel row");
+        __m256 acc[RB][4];
+        for (int q = 0; q < RB; q++)
+            for (int h = 0; h < 4; h++) acc[q][h] = _mm256_setzero_ps();
+        for (int i = 0; i < k; i++) {
+            const float *wi = panel + static_cast<size_t>(i) * 32;
+            const __m256 w0 = _mm256_loadu_ps(wi), w1 = _mm256_loadu_ps(wi + 8), w2 = _mm256_loadu_ps(wi + 16), w3 = _mm256_loadu_ps(wi + 24);
+            for (int q = 0; q < RB; q++) {
+                const __m256 xq = _mm256_broadcast_ss(x + static_cast<size_t>(q) * k + i);
+                acc[q][0] = _mm256_fmadd_ps(w0, xq, acc[q][0]);
+                acc[q][1] = _mm256_fmadd_ps(w1, xq, acc[q][1]);
+                acc[q][2] = _mm256_fmadd_ps(w2, xq, acc[q][2]);
+                acc[q][3] = _mm256_fmadd_ps(w3, xq, acc[q][3]);
+            }
+        }
+        const int width = std::min(kPanel, n - j0);
+        alignas(32) float sums[8];
+        for (int q = 0; q < RB; q++)
+            for (int h = 0; h < 4; h++) {
+                const int left = std::min(8, width - 8 * h);
+                if (left <= 0) break;
+                float *out = y + static_cast<size_t>(q) * n + j0 + 8 * h;
+                if (left == 8) { _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), acc[q][h])); continue; }
+                _mm256_store_ps(sums, acc[q][h]);
+                for (int l = 0; l < left; l++) out[l] += sums[l];
+            }
+    }
+};
+
+__attribute__((target("avx512f"))) void panel_rows_avx512(const float *x, int rows, const Packed &p, float *y) {
+    panel_rows<8, AVX512Block>(x, rows, p, y);
+}
+__attribute__((target("avx2,fma"))) void panel_rows_avx2(const float *x, int rows, const Packed &p, float *y) {
+    panel_rows<3, AVX2Block>(x, rows, p, y);
+}
+void panel_rows_generic(const float *x, int rows, const Packed &p, float *y) { panel_rows<4, PlainBlock>(x, rows, p, y); }
+
+// The kernels this CPU runs (2: AVX-512, 1: AVX2 + FMA, 0: plain), capped by lt_kernel_limit.
+std::atomic<int> kernelLimit{2};
+int kernel_level() {
+    static const int cpu = __builtin_cpu_supports("avx512f") ? 2
+                           : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+    return std::min(cpu, kernelLimit.load(std::memory_order_relaxed));
+}
+
+// The beams' rows (≤ kFewRows) go through the panel kernel above, with the widest vectors the CPU has,
 // on one thread. For 1–3 rows OpenBLAS's sgemm spent more time packing w (sgemm_incopy) and waking its
 // threads than multiplying. A kernel over w's own rows (16 partial sums per dot product, then a
 // horizontal reduction) took 60-70 ms of heads + beam 3 down to 35-40; the panels, packed once per
 // model, run 3 rows 2.2x faster again in isolation and take heads + beam from 1.41x to 1.00x the
 // encoder's time in interleaved runs (README, captioner speed). Splitting the columns over libtorch's
-// two threads (at::parallel_for) measured no faster. More rows go to sgemm.
-constexpr int kFewRows = 8;
+// two threads (at::parallel_for) measured no faster. Several photos' beams in one step (up to kFewRows
+// rows) also stay here: each panel (k × 32 floats, ≤ 128 KB) is read once and stays in L2 while the
+// blocks of rows pass over it; for 24 rows AVX-512's blocks of 8 run 1.9x faster than AVX2's blocks of
+// 4 (which spill), and 3 rows take the same time in both. More rows go to sgemm.
+constexpr int kFewRows = 64;
 void few_rows(const float *x, int rows, const Packed &p, float *y) {
-    static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (avx2) panel_rows_avx2(x, rows, p, y);
-    else panel_rows_generic(x, rows, p, y);
+    switch (kernel_level()) {
+        case 2: panel_rows_avx512(x, rows, p, y); break;
+        case 1: panel_rows_avx2(x, rows, p, y); break;
+        default: panel_rows_generic(x, rows, p, y); break;
+    }
 }
 
 // y (rows, n) = x (rows, k) · wᵀ + b, with w (n, k) and x, y row-major.
@@ -927,9 +1020,9 @@ struct DecoderWeights {
 // One image's search: its cross-attention keys and values and the beams' self-attention cache.
 struct Decoder {
     std::shared_ptr<const DecoderWeights> model;
-    std::vector<torch::Tensor> crossKeys, crossValues;  // per block (H, M, Dh) contiguous
+    std::vector<torch::Tensor> crossKeys, crossValues;  // per block (G, H, M, Dh) contiguous
     std::vector<std::vector<float>> keys, values;       // per block (rows, H, P, Dh)
-    int maxRows, memoryLength;
+    int maxRows, images, memoryLength;
     std::vector<float> x, h, a, big, scores, scratch;
 };
 
@@ -997,6 +1090,8 @@ lt_error lt_decoder_weights_new(const lt_tensor *weights, int count, int layers,
 
 void lt_decoder_weights_free(lt_decoder_weights weights) { delete reinterpret_cast<WeightsHandle *>(weights); }
 
+int lt_kernel_limit(int level) { return kernelLimit.exchange(std::max(0, std::min(2, level))); }
+
 int64_t lt_decoder_weights_vocabulary(lt_decoder_weights weights) {
     return (*reinterpret_cast<WeightsHandle *>(weights))->vocabulary;
 }
@@ -1010,14 +1105,14 @@ lt_error lt_decoder_new(lt_decoder_weights weights, lt_tensor memory, int max_ro
         const DecoderWeights &m = *d->model;
         const int64_t D = m.d, P = m.maxPositions, dh = m.dh;
         auto mem = T(memory);
-        if (mem.dim() != 3 || mem.size(0) != 1 || mem.size(2) != D)
-            throw std::invalid_argument("memory must be (1, M, " + std::to_string(D) + "), got " + c10::str(mem.sizes()));
-        const int64_t M = mem.size(1);
+        if (mem.dim() != 3 || mem.size(0) < 1 || mem.size(2) != D)
+            throw std::invalid_argument("memory must be (G, M, " + std::to_string(D) + "), got " + c10::str(mem.sizes()));
+        const int64_t G = mem.size(0), M = mem.size(1);
         for (const auto &b : m.blocks) {
-            // The image's keys and values, once: memory (1, M, d) → (H, M, Dh).
+            // The images' keys and values, once: memory (G, M, d) → (G, H, M, Dh).
             auto project = [&](int64_t part) {
-                auto y = at::linear(mem[0].to(torch::kFloat32), b.crossIn.narrow(0, part * D, D), b.crossInBias.narrow(0, part * D, D));
-                return y.view({M, m.heads, dh}).permute({1, 0, 2}).contiguous();
+                auto y = at::linear(mem.to(torch::kFloat32), b.crossIn.narrow(0, part * D, D), b.crossInBias.narrow(0, part * D, D));
+                return y.view({G, M, m.heads, dh}).permute({0, 2, 1, 3}).contiguous();
             };
             d->crossKeys.push_back(project(1));
             d->crossValues.push_back(project(2));
@@ -1025,6 +1120,7 @@ lt_error lt_decoder_new(lt_decoder_weights weights, lt_tensor memory, int max_ro
             d->values.emplace_back(static_cast<size_t>(max_rows * D * P), 0.0f);
         }
         d->maxRows = max_rows;
+        d->images = static_cast<int>(G);
         d->memoryLength = static_cast<int>(M);
         const size_t rows = static_cast<size_t>(max_rows);
         d->x.resize(rows * D); d->h.resize(rows * D); d->a.resize(rows * D);
@@ -1037,8 +1133,8 @@ lt_error lt_decoder_new(lt_decoder_weights weights, lt_tensor memory, int max_ro
 
 void lt_decoder_free(lt_decoder decoder) { delete reinterpret_cast<Decoder *>(decoder); }
 
-lt_error lt_decoder_step(lt_decoder decoder, const int64_t *tokens, int rows, int64_t position, float *log_probs,
-                         size_t capacity) {
+lt_error lt_decoder_step(lt_decoder decoder, const int64_t *tokens, const int64_t *images, int rows, int64_t position,
+                         float *log_probs, size_t capacity) {
     PROTECT({
         Decoder &s = *reinterpret_cast<Decoder *>(decoder);
         const DecoderWeights &m = *s.model;
@@ -1046,8 +1142,11 @@ lt_error lt_decoder_step(lt_decoder decoder, const int64_t *tokens, int rows, in
         if (rows < 1 || rows > s.maxRows) throw std::invalid_argument("rows must be 1…" + std::to_string(s.maxRows));
         if (position < 0 || position >= P) throw std::invalid_argument("position " + std::to_string(position) + " outside 0…" + std::to_string(P - 1));
         if (capacity < static_cast<size_t>(rows) * V) throw std::invalid_argument("log-probability buffer too small");
-        for (int r = 0; r < rows; r++)
+        for (int r = 0; r < rows; r++) {
             if (tokens[r] < 0 || tokens[r] >= V) throw std::invalid_argument("token " + std::to_string(tokens[r]) + " outside the vocabulary");
+            if (images && (images[r] < 0 || images[r] >= s.images))
+                throw std::invalid_argument("image " + std::to_string(images[r]) + " outside 0…" + std::to_string(s.images - 1));
+        }
         const int t = static_cast<int>(position), length = t + 1;
         float *x = s.x.data(), *h = s.h.data(), *a = s.a.data(), *big = s.big.data();
         for (int r = 0; r < rows; r++)
@@ -1072,10 +1171,12 @@ lt_error lt_decoder_step(lt_decoder decoder, const int64_t *tokens, int rows, in
             linear_rows(h, rows, b.crossQuery, b.cqb, big);
             const float *ck = s.crossKeys[l].data_ptr<float>(), *cv = s.crossValues[l].data_ptr<float>();
             const size_t headStride = static_cast<size_t>(s.memoryLength) * Dh;
-            for (int r = 0; r < rows; r++)
+            for (int r = 0; r < rows; r++) {
+                const size_t image = static_cast<size_t>(images ? images[r] : 0) * H;  // this row's photo
                 for (int hd = 0; hd < H; hd++)
-                    attend_row(big + r * D + hd * Dh, ck + hd * headStride, cv + hd * headStride, s.memoryLength, Dh,
-                               s.scores.data(), a + r * D + hd * Dh);
+                    attend_row(big + r * D + hd * Dh, ck + (image + hd) * headStride, cv + (image + hd) * headStride,
+                               s.memoryLength, Dh, s.scores.data(), a + r * D + hd * Dh);
+            }
             linear_rows(a, rows, b.crossOut, b.cob, h);
             for (int i = 0; i < rows * D; i++) x[i] += h[i];
             // MLP with exact (erf) GELU.
@@ -1110,15 +1211,20 @@ lt_error lt_decoder_reorder(lt_decoder decoder, const int64_t *parents, int rows
             if (parents[r] < 0 || parents[r] >= s.maxRows) throw std::invalid_argument("parent row " + std::to_string(parents[r]) + " out of range");
         const size_t rowSize = static_cast<size_t>(m.heads) * m.maxPositions * m.dh;
         const size_t used = static_cast<size_t>(length) * m.dh;
+        // Only rows that take another row's history move (a row that continues itself stays put, and is
+        // never written, so it can still be read); through a scratch copy, since a parent may be kept
+        // twice or move to a row that is read later.
+        std::vector<int> moved;
+        for (int r = 0; r < rows; r++)
+            if (parents[r] != r) moved.push_back(r);
         for (size_t l = 0; l < m.blocks.size(); l++)
             for (auto *cache : {&s.keys[l], &s.values[l]}) {
-                // Through a scratch copy: a parent may be kept twice, or move to a row read later.
-                for (int r = 0; r < rows; r++)
+                for (int r : moved)
                     for (int hd = 0; hd < m.heads; hd++) {
                         const size_t head = static_cast<size_t>(hd) * m.maxPositions * m.dh;
                         std::memcpy(&s.scratch[r * rowSize + head], &(*cache)[parents[r] * rowSize + head], sizeof(float) * used);
                     }
-                for (int r = 0; r < rows; r++)
+                for (int r : moved)
                     for (int hd = 0; hd < m.heads; hd++) {
                         const size_t head = static_cast<size_t>(hd) * m.maxPositions * m.dh;
                         std::memcpy(&(*cache)[r * rowSize + head], &s.scratch[r * rowSize + head], sizeof(float) * used);

@@ -31,66 +31,48 @@ extension CaptionModel {
     /// excluding `<eos>`. `weights`: the fused step's packed weights (`fusedDecoderWeights()`), packed
     /// afresh for this search when nil.
     func search(memory: Tensor, options: DecodingOptions, banned: Set<Int>, weights: FusedDecoderWeights? = nil) throws -> [Int] {
+        try search(memories: memory, options: options, banned: banned, weights: weights)[0]
+    }
+
+    /// Beam searches over G images' decoder memory (G, M, d) at once. Each image keeps its own beams,
+    /// finished hypotheses and stopping rule, so its text is the one it gets searched alone; the fused
+    /// path steps every open beam of every image in one call (each row tagged with its image), reading the
+    /// decoder's weights once per step for all of them. The operator path searches one image at a time.
+    func search(memories: Tensor, options: DecodingOptions, banned: Set<Int>, weights: FusedDecoderWeights? = nil) throws -> [[Int]] {
         precondition(options.beamWidth >= 1, "beam width must be at least 1")
-        let v = config.vocabulary
-        struct Hypothesis { var ids: [Int]; var logp: Double; var separated: Bool }
-        var beams = [Hypothesis(ids: [v.bosID], logp: 0, separated: false)]
-        var finished: [(ids: [Int], score: Double)] = []
-        func normalized(_ h: Hypothesis, length: Int) -> Double {
-            h.logp / Foundation.pow(Double(max(length, 1)), options.lengthPenalty)
+        let count = memories.shape[0]
+        if !options.fused && count > 1 {
+            return try (0 ..< count).map { try search(memories: memories.slice(dim: 0, $0 ..< $0 + 1), options: options, banned: banned)[0] }
         }
-        let cache = options.fused ? nil : try startCache(memory: memory)
-        let decoder = options.fused ? try fusedDecoder(memory: memory, rows: options.beamWidth, weights: weights) : nil
+        let v = config.vocabulary
+        var searches = [BeamSearch](repeating: BeamSearch(bos: v.bosID), count: count)
+        let cache = options.fused ? nil : try startCache(memory: memories)
+        let decoder = options.fused ? try fusedDecoder(memory: memories, rows: options.beamWidth * count, weights: weights) : nil
         for step in 1 ..< config.maxLength {
-            // Only the newest token of each beam goes through the decoder; the cache holds the rest.
-            let newest = beams.map { $0.ids[step - 1] }
-            let logProbs: [Float]  // (B · V)
-            if let decoder { logProbs = try decoder.step(tokens: newest, position: step - 1) }
+            // Only the newest token of each open beam goes through the decoder; the cache holds the rest.
+            var newest: [Int] = [], owners: [Int] = []
+            for (image, search) in searches.enumerated() where !search.done {
+                newest += search.beams.map { $0.ids[step - 1] }
+                owners += Array(repeating: image, count: search.beams.count)
+            }
+            if newest.isEmpty { break }
+            let logProbs: [Float]  // (rows · V)
+            if let decoder { logProbs = try decoder.step(tokens: newest, images: owners, position: step - 1) }
             else { logProbs = try stepLogProbabilities(newest, position: step - 1, cache: cache!).floats() }
-            var candidates: [(beam: Int, token: Int, logp: Double)] = []
-            for (i, beam) in beams.enumerated() {
-                let row = logProbs[i * v.count ..< (i + 1) * v.count]
-                var blocked = banned
-                if beam.separated { blocked.insert(v.separatorID) } else { blocked.insert(v.eosID) }
-                if step == 1 { blocked.insert(v.separatorID) }
-                if options.noRepeatNGram > 0 { blocked.formUnion(Self.repeatedNGramCompletions(beam.ids, n: options.noRepeatNGram)) }
-                if step == config.maxLength - 1 {
-                    // Out of room: close the text (or the title) now.
-                    blocked = Set(0 ..< v.count).subtracting([beam.separated ? v.eosID : v.separatorID])
-                }
-                // The best few allowed tokens of this beam.
-                var best: [(Int, Double)] = []
-                for (offset, value) in row.enumerated() where !blocked.contains(offset) && value.isFinite {
-                    let lp = Double(value)
-                    if best.count < options.beamWidth { best.append((offset, lp)); best.sort { $0.1 > $1.1 } }
-                    else if lp > best[best.count - 1].1 { best[best.count - 1] = (offset, lp); best.sort { $0.1 > $1.1 } }
-                }
-                for (token, lp) in best { candidates.append((i, token, beam.logp + lp)) }
+            var parents: [Int] = [], offset = 0
+            for image in searches.indices where !searches[image].done {
+                let rows = searches[image].beams.count
+                let kept = searches[image].advance(logProbs[offset * v.count ..< (offset + rows) * v.count], step: step,
+                                                   model: self, options: options, banned: banned)
+                parents += kept.map { $0 + offset }
+                offset += rows
             }
-            candidates.sort { $0.logp > $1.logp }
-            var next: [Hypothesis] = [], parents: [Int] = []
-            for c in candidates {
-                let parent = beams[c.beam]
-                if c.token == v.eosID {
-                    let h = Hypothesis(ids: parent.ids, logp: c.logp, separated: true)
-                    finished.append((Array(parent.ids.dropFirst()), normalized(h, length: parent.ids.count)))
-                } else {
-                    next.append(Hypothesis(ids: parent.ids + [c.token], logp: c.logp,
-                                           separated: parent.separated || c.token == v.separatorID))
-                    parents.append(c.beam)
-                }
-                if next.count == options.beamWidth { break }
-            }
-            // Stop when no open beam can beat the best finished one (scores only fall as text grows).
-            if let best = finished.map(\.score).max(), finished.count >= options.beamWidth,
-               next.allSatisfy({ normalized($0, length: $0.ids.count) < best }) { break }
-            if next.isEmpty { break }
+            if parents.isEmpty { break }
+            // Rows of the images that finished this step are dropped here.
             try cache?.reorder(parents)
             try decoder?.reorder(parents: parents, length: step)
-            beams = next
         }
-        if let best = finished.max(by: { $0.score < $1.score }) { return best.ids }
-        return Array(beams.max { $0.logp < $1.logp }!.ids.dropFirst())
+        return searches.map(\.result)
     }
 
     /// Tokens that would complete an n-gram already present in `ids`.
@@ -100,5 +82,78 @@ extension CaptionModel {
         var out = Set<Int>()
         for start in 0 ... ids.count - n where ids[start ..< start + n - 1].elementsEqual(prefix) { out.insert(ids[start + n - 1]) }
         return out
+    }
+}
+
+/// One image's beam search: its open beams, its finished hypotheses and whether it has stopped.
+struct BeamSearch {
+    struct Hypothesis { var ids: [Int]; var logp: Double; var separated: Bool }
+    var beams: [Hypothesis]
+    var finished: [(ids: [Int], score: Double)] = []
+    private(set) var done = false
+
+    init(bos: Int) { beams = [Hypothesis(ids: [bos], logp: 0, separated: false)] }
+
+    /// Finished hypotheses are ranked by log p / length^α.
+    static func normalized(_ h: Hypothesis, length: Int, penalty: Double) -> Double {
+        h.logp / Foundation.pow(Double(max(length, 1)), penalty)
+    }
+
+    /// One step: `logProbs` holds a row of V log-probabilities per open beam. Keeps the best
+    /// continuations and returns, for each new beam, the row (0 ..< beams.count) it continues; empty when
+    /// the search stopped (`done`): no open beam can beat the best finished one, or every candidate ended.
+    mutating func advance(_ logProbs: ArraySlice<Float>, step: Int, model: CaptionModel, options: DecodingOptions,
+                          banned: Set<Int>) -> [Int] {
+        precondition(!done, "the search has stopped")
+        let v = model.config.vocabulary, maxLength = model.config.maxLength
+        let base = logProbs.startIndex
+        var candidates: [(beam: Int, token: Int, logp: Double)] = []
+        for (i, beam) in beams.enumerated() {
+            let row = logProbs[base + i * v.count ..< base + (i + 1) * v.count]
+            var blocked = banned
+            if beam.separated { blocked.insert(v.separatorID) } else { blocked.insert(v.eosID) }
+            if step == 1 { blocked.insert(v.separatorID) }
+            if options.noRepeatNGram > 0 { blocked.formUnion(CaptionModel.repeatedNGramCompletions(beam.ids, n: options.noRepeatNGram)) }
+            if step == maxLength - 1 {
+                // Out of room: close the text (or the title) now.
+                blocked = Set(0 ..< v.count).subtracting([beam.separated ? v.eosID : v.separatorID])
+            }
+            // The best few allowed tokens of this beam.
+            var best: [(Int, Double)] = []
+            for (offset, value) in row.enumerated() where !blocked.contains(offset) && value.isFinite {
+                let lp = Double(value)
+                if best.count < options.beamWidth { best.append((offset, lp)); best.sort { $0.1 > $1.1 } }
+                else if lp > best[best.count - 1].1 { best[best.count - 1] = (offset, lp); best.sort { $0.1 > $1.1 } }
+            }
+            for (token, lp) in best { candidates.append((i, token, beam.logp + lp)) }
+        }
+        candidates.sort { $0.logp > $1.logp }
+        var next: [Hypothesis] = [], parents: [Int] = []
+        for c in candidates {
+            let parent = beams[c.beam]
+            if c.token == v.eosID {
+                let h = Hypothesis(ids: parent.ids, logp: c.logp, separated: true)
+                finished.append((Array(parent.ids.dropFirst()), Self.normalized(h, length: parent.ids.count, penalty: options.lengthPenalty)))
+            } else {
+                next.append(Hypothesis(ids: parent.ids + [c.token], logp: c.logp, separated: parent.separated || c.token == v.separatorID))
+                parents.append(c.beam)
+            }
+            if next.count == options.beamWidth { break }
+        }
+        // Stop when no open beam can beat the best finished one (scores only fall as text grows).
+        if let best = finished.map(\.score).max(), finished.count >= options.beamWidth,
+           next.allSatisfy({ Self.normalized($0, length: $0.ids.count, penalty: options.lengthPenalty) < best }) {
+            done = true
+            return []
+        }
+        if next.isEmpty { done = true; return [] }
+        beams = next
+        return parents
+    }
+
+    /// The best finished hypothesis, else the likeliest open beam: ids after `<bos>`.
+    var result: [Int] {
+        if let best = finished.max(by: { $0.score < $1.score }) { return best.ids }
+        return Array(beams.max { $0.logp < $1.logp }!.ids.dropFirst())
     }
 }

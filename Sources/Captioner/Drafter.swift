@@ -68,35 +68,68 @@ public final class Drafter {
     }
 
     public func describe(_ image: RGBImage, options: DecodingOptions = .init()) throws -> Draft {
-        try draft(features: features(of: image), options: options)
+        try describe([image], options: options)
     }
 
     /// Several photos of one product: the attribute heads' probabilities are averaged over the photos
     /// (more evidence for every claim); the text is decoded from the first, the primary photo.
     public func describe(_ images: [RGBImage], options: DecodingOptions = .init()) throws -> Draft {
-        precondition(!images.isEmpty, "describe needs at least one photo")
-        if images.count == 1 { return try describe(images[0], options: options) }
-        return try withNoGrad {
-            var all: [AttributeProbabilities] = []
-            var primary: ImageFeatures?
-            for image in images {
-                let features = try features(of: image)
-                primary = primary ?? features
-                all.append(contentsOf: try model.probabilities(model.attributeLogits(features)))
-            }
-            let ids = try search(memory: model.memory(primary!.grid), options: options)
-            return compose(ids: ids, probabilities: .mean(all))
-        }
+        try describe(batch: [images], options: options)[0].get()
     }
 
-    /// Beam search with the packed decoder, packing it on first use.
-    func search(memory: Tensor, options: DecodingOptions) throws -> [Int] {
+    /// Photos through the encoder at most this many at a time (activation memory).
+    public static let encoderBatch = 16
+
+    /// Drafts for several products at once, each as `describe(_:)` makes it alone: every photo of every
+    /// product goes through the encoder in batches, the attribute heads see them all, and one beam search
+    /// steps the primary photos' beams together (`CaptionModel.search(memories:)`). A product whose
+    /// photos cannot be prepared fails alone; a failure of the shared work fails them all.
+    public func describe(batch products: [[RGBImage]], options: DecodingOptions = .init()) -> [Result<Draft, any Error>] {
+        var results = [Result<Draft, any Error>?](repeating: nil, count: products.count)
+        var inputs: [Tensor] = [], photosOf: [(product: Int, photos: Range<Int>)] = []
+        for (p, photos) in products.enumerated() {
+            precondition(!photos.isEmpty, "describe needs at least one photo")
+            do {
+                let prepared = try photos.map { try Self.preprocess($0, size: model.config.imageSize) }  // (3, S, S) each
+                photosOf.append((p, inputs.count ..< inputs.count + prepared.count))
+                inputs += prepared
+            } catch {
+                results[p] = .failure(error)
+            }
+        }
+        do {
+            try withNoGrad {
+                guard !inputs.isEmpty else { return }
+                var grids: [Tensor] = [], pooled: [Tensor] = []
+                for start in stride(from: 0, to: inputs.count, by: Self.encoderBatch) {
+                    let f = try encode(Tensor.stack(Array(inputs[start ..< min(start + Self.encoderBatch, inputs.count)])))
+                    grids.append(f.grid)
+                    pooled.append(f.pooled)
+                }
+                let features = ImageFeatures(grid: grids.count == 1 ? grids[0] : try Tensor.cat(grids, dim: 0),
+                                             pooled: pooled.count == 1 ? pooled[0] : try Tensor.cat(pooled, dim: 0))
+                let probabilities = try model.probabilities(model.attributeLogits(features))  // per photo
+                let primaries = try Tensor(photosOf.map { Int64($0.photos.lowerBound) }, shape: [photosOf.count])
+                let texts = try search(memories: model.memory(features.grid.indexSelect(dim: 0, index: primaries)), options: options)
+                for (k, product) in photosOf.enumerated() {
+                    let mine = Array(probabilities[product.photos])
+                    results[product.product] = .success(compose(ids: texts[k], probabilities: mine.count == 1 ? mine[0] : .mean(mine)))
+                }
+            }
+        } catch {
+            for p in results.indices where results[p] == nil { results[p] = .failure(error) }
+        }
+        return results.map { $0! }
+    }
+
+    /// Beam searches over the images' memory (G, M, d) with the packed decoder, packing it on first use.
+    func search(memories: Tensor, options: DecodingOptions) throws -> [[Int]] {
         var weights: FusedDecoderWeights?
         if options.fused {
             if packedDecoder == nil { packedDecoder = try model.fusedDecoderWeights() }
             weights = packedDecoder
         }
-        return try model.search(memory: memory, options: options, banned: banned, weights: weights)
+        return try model.search(memories: memories, options: options, banned: banned, weights: weights)
     }
 
     /// One photo through preprocessing and the encoder (no gradients).
@@ -120,7 +153,7 @@ public final class Drafter {
     func draftAndProbabilities(features: ImageFeatures, options: DecodingOptions) throws -> (draft: Draft, probabilities: AttributeProbabilities) {
         try withNoGrad {
             let probabilities = try model.probabilities(model.attributeLogits(features))[0]
-            let ids = try search(memory: model.memory(features.grid), options: options)
+            let ids = try search(memories: model.memory(features.grid), options: options)[0]
             return (compose(ids: ids, probabilities: probabilities), probabilities)
         }
     }

@@ -113,11 +113,11 @@ public struct RGBImage: Sendable {
         }
     }
 
-    /// (3, H, W) float32 in [0, 1].
+    /// (3, H, W) float32 in [0, 1], contiguous. The bytes are reordered to planes before they become
+    /// floats: converting the strided (permuted) bytes directly took 6.3 ms for a 1000×1000 photo, this
+    /// takes under a third of that (README, captioner speed).
     public func tensor() throws -> Tensor {
-        try pixels.withUnsafeBytes { raw in
-            try Tensor.fromBytes(raw, dtype: .uint8, shape: [height, width, 3])
-        }.permute(2, 0, 1).to(.float32) / 255
+        try byteTensor().to(.float32) / 255
     }
 
     /// (3, H, W) uint8.

@@ -51,7 +51,7 @@ struct DraftController: Sendable {
         let record = try await store(upload, generated: generated, user: user, logger: logger)
         created.increment()
         logger.info("draft created", metadata: ["draft": "\(record.id)", "photos": "\(upload.photos.count)",
-                                                "model": "\(generated.model.version)", "inference_ms": "\(Int(generated.milliseconds))"])
+                                                "model": "\(generated.model.version)", "inference_ms": "\(Int(generated.milliseconds))", "batch": "\(generated.batch)"])
         return record
     }
 

@@ -21,7 +21,10 @@ public struct ModelInfo: Sendable, Equatable {
 public struct GeneratedDraft: Sendable {
     public let draft: Draft
     public let model: ModelInfo
+    /// Time to draft the whole batch this upload was in.
     public let milliseconds: Double
+    /// Uploads drafted together with this one (itself included).
+    public let batch: Int
 }
 
 /// Photos → a draft. The service depends on this protocol; tests can substitute a failing one.
@@ -30,21 +33,35 @@ public protocol DraftGenerator: Sendable {
     var loaded: ModelInfo? { get }
 }
 
-/// The captioner, served from one serial queue: libtorch modules are not safe to share between threads,
-/// and on 2 cores running drafts one at a time (each using every core) is also the fastest. A new model
-/// is loaded on a second queue while the current one keeps serving, then swapped in between two drafts.
+/// The captioner, served from one serial queue: libtorch modules are not safe to share between threads.
+/// Requests that arrive while a batch is being drafted wait together and are drafted as the next batch
+/// (at most `maxBatch`): one encoder pass over all their photos and one beam search stepping all their
+/// beams, so the decoder's weights are read once per step for the whole batch. Under load that is what
+/// keeps latency down; a lone request is a batch of one. A new model is loaded on a second queue while
+/// the current one keeps serving, then swapped in between two batches.
 public final class ModelServer: DraftGenerator, @unchecked Sendable {
     private let inference = DispatchQueue(label: "loupe.model.inference")
     private let loading = DispatchQueue(label: "loupe.model.loading")
     private let lock = NSLock()
     private var drafter: Drafter?          // read and swapped on `inference` only
     private var info: ModelInfo?           // guarded by `lock`
+    private var waiting: [Request] = []    // guarded by `lock`
+    private var scheduled = false          // guarded by `lock`: a batch is queued on `inference`
     let options: DecodingOptions
+    let maxBatch: Int
     let logger: Logger
     let latency = Timer(label: "loupe_inference_seconds", dimensions: [], preferredDisplayUnit: .seconds)
+    let batchSize = Recorder(label: "loupe_inference_batch_size")
 
-    public init(beam: Int, logger: Logger) {
+    struct Request {
+        let images: [RGBImage]
+        let continuation: CheckedContinuation<GeneratedDraft, any Error>
+    }
+
+    public init(beam: Int, maxBatch: Int = 8, logger: Logger) {
+        precondition(maxBatch >= 1, "batches of at least one request")
         options = DecodingOptions(beamWidth: beam)
+        self.maxBatch = maxBatch
         self.logger = logger
     }
 
@@ -52,18 +69,43 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
 
     public func generate(_ images: [RGBImage]) async throws -> GeneratedDraft {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<GeneratedDraft, any Error>) in
-            inference.async { [self] in
-                guard let drafter, let info = loaded else { continuation.resume(throwing: ModelUnavailable()); return }
-                let start = ContinuousClock.now
-                do {
-                    let draft = try drafter.describe(images, options: options)
-                    let elapsed = ContinuousClock.now - start
-                    latency.recordNanoseconds(elapsed.nanoseconds)
-                    continuation.resume(returning: GeneratedDraft(draft: draft, model: info, milliseconds: elapsed.milliseconds))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
+            let schedule = lock.withLock {
+                waiting.append(Request(images: images, continuation: continuation))
+                defer { scheduled = true }
+                return !scheduled
             }
+            if schedule { inference.async { [self] in draftNextBatch() } }
+        }
+    }
+
+    /// On `inference`: drafts the requests waiting now (up to `maxBatch`), then queues the next batch if
+    /// more arrived, behind anything else queued meanwhile (a model swap).
+    private func draftNextBatch() {
+        let batch = lock.withLock {
+            let taken = Array(waiting.prefix(maxBatch))
+            waiting.removeFirst(taken.count)
+            return taken
+        }
+        if !batch.isEmpty { draft(batch) }
+        let more = lock.withLock {
+            scheduled = !waiting.isEmpty
+            return scheduled
+        }
+        if more { inference.async { [self] in draftNextBatch() } }
+    }
+
+    private func draft(_ batch: [Request]) {
+        guard let drafter, let info = loaded else {
+            for request in batch { request.continuation.resume(throwing: ModelUnavailable()) }
+            return
+        }
+        let start = ContinuousClock.now
+        let results = drafter.describe(batch: batch.map(\.images), options: options)
+        let elapsed = ContinuousClock.now - start
+        latency.recordNanoseconds(elapsed.nanoseconds)
+        batchSize.record(batch.count)
+        for (request, result) in zip(batch, results) {
+            request.continuation.resume(with: result.map { GeneratedDraft(draft: $0, model: info, milliseconds: elapsed.milliseconds, batch: batch.count) })
         }
     }
 

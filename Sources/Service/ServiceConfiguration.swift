@@ -14,6 +14,8 @@ public struct ServiceConfiguration: Sendable {
     public var modelPollInterval: Duration = .seconds(5)
     /// Beam width for drafts.
     public var beam = 3
+    /// Most uploads drafted together (those waiting while the previous batch ran).
+    public var inferenceBatch = 8
     /// Largest request body for an upload, in bytes (413 above it).
     public var maxUploadBytes = 15 * 1024 * 1024
     /// Most photos in one draft.

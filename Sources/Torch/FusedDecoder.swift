@@ -25,9 +25,10 @@ public final class FusedDecoderWeights: @unchecked Sendable {
     deinit { lt_decoder_weights_free(handle) }
 }
 
-/// The shim's fused incremental decoder (`lt_decoder_*`) for one image: a pre-norm transformer decoder
-/// (causal self-attention with a key/value cache, cross-attention over the image's memory, GELU MLP,
-/// tied output projection) stepped one token per row in a single call, for inference. The Swift
+/// The shim's fused incremental decoder (`lt_decoder_*`) for G images searched in step: a pre-norm
+/// transformer decoder (causal self-attention with a key/value cache, cross-attention over each row's
+/// image memory, GELU MLP, tied output projection) stepped one token per row in a single call, for
+/// inference. The Swift
 /// operator path (`DecoderBlock.step`) is the reference it is tested against; this is the same
 /// arithmetic without ~80 operator dispatches per token.
 ///
@@ -37,26 +38,34 @@ public final class FusedDecoder {
     /// Tokens in the output distribution.
     public let vocabulary: Int
     public let maxRows: Int
+    /// G, the images whose memory the rows attend over.
+    public let images: Int
 
-    /// - memory: (1, M, d), the image's decoder memory.
+    /// - memory: (G, M, d), the images' decoder memory.
     public init(weights: FusedDecoderWeights, memory: Tensor, maxRows: Int) throws {
         var out: lt_decoder? = nil
         try check(lt_decoder_new(weights.handle, memory.handle, Int32(maxRows), &out))
         handle = out!
         vocabulary = weights.vocabulary
         self.maxRows = maxRows
+        images = memory.shape[0]
     }
 
     deinit { lt_decoder_free(handle) }
 
     /// Log-probabilities of the next token for each row, row-major (rows × vocabulary), after `tokens`
-    /// at `position` (the number of tokens each row's cache already holds).
-    public func step(tokens: [Int], position: Int) throws -> [Float] {
+    /// at `position` (the number of tokens each row's cache already holds); row r attends over image
+    /// `images[r]` (nil: image 0 for every row).
+    public func step(tokens: [Int], images rowImages: [Int]? = nil, position: Int) throws -> [Float] {
         precondition(!tokens.isEmpty && tokens.count <= maxRows, "1…\(maxRows) rows")
-        let ids = tokens.map(Int64.init)
+        precondition(rowImages == nil || rowImages!.count == tokens.count, "one image per row")
+        let ids = tokens.map(Int64.init), owners = (rowImages ?? []).map(Int64.init)
         var out = [Float](repeating: 0, count: tokens.count * vocabulary)
         try out.withUnsafeMutableBufferPointer { o in
-            try check(lt_decoder_step(handle, ids, Int32(ids.count), Int64(position), o.baseAddress, o.count))
+            try owners.withUnsafeBufferPointer { g in
+                try check(lt_decoder_step(handle, ids, rowImages == nil ? nil : g.baseAddress, Int32(ids.count), Int64(position),
+                                          o.baseAddress, o.count))
+            }
         }
         return out
     }

@@ -18,11 +18,15 @@ extension Bench {
         @Option(help: "Timed drafts.") var runs = 30
         @Option(help: "Untimed warm-up drafts.") var warmup = 3
         @Flag(help: "Decode with libtorch operators from Swift, the reference path, instead of the shim's fused decoder.") var operators = false
+        @Option(help: "Photos drafted together per run, as the service batches concurrent uploads (decode included; no stage times).")
+        var batch = 1
 
         func run() throws {
             try runtime.apply()
             let drafter = try Drafter(contentsOf: URL(fileURLWithPath: model ?? Paths.defaultModel))
             let files = try photos.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+            guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+            if batch > 1 { return try runBatches(drafter, files) }
             var totals: [Double] = [], stages: [[Double]] = [[], [], [], []]
             let size = drafter.model.config.imageSize
             for i in 0 ..< warmup + runs {
@@ -45,6 +49,24 @@ extension Bench {
             print(String(format: #"{"threads":%d,"blas":"%@","beam":%d,"decoder":"%@","runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,%@}"#,
                          LibTorch.threads, LibTorch.blasCore.current ?? "other", beam, operators ? "operators" : "fused", runs,
                          percentile(totals, 0.5), percentile(totals, 0.9), parts))
+        }
+
+        /// `--batch K`: each run decodes K photos (taken in turn) and drafts them with one
+        /// `describe(batch:)`, as the service does for K waiting uploads.
+        func runBatches(_ drafter: Drafter, _ files: [Data]) throws {
+            let options = DecodingOptions(beamWidth: beam, fused: !operators)
+            var totals: [Double] = []
+            for i in 0 ..< warmup + runs {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let images = try (0 ..< batch).map { try RGBImage(decoding: files[(i * batch + $0) % files.count]) }
+                for result in drafter.describe(batch: images.map { [$0] }, options: options) { _ = try result.get() }
+                let t1 = DispatchTime.now().uptimeNanoseconds
+                if i >= warmup { totals.append(Double(t1 - t0) / 1e6) }
+            }
+            let p50 = percentile(totals, 0.5)
+            print(String(format: #"{"threads":%d,"blas":"%@","beam":%d,"decoder":"%@","batch":%d,"runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,"p50_ms_per_photo":%.2f}"#,
+                         LibTorch.threads, LibTorch.blasCore.current ?? "other", beam, operators ? "operators" : "fused", batch, runs,
+                         p50, percentile(totals, 0.9), p50 / Double(batch)))
         }
     }
 

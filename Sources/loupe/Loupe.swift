@@ -11,9 +11,11 @@ struct Loupe: AsyncParsableCommand {
                       TrainCommand.self, DescribeCommand.self, EvalCommand.self, ServeCommand.self, UsersCommand.self, WorkerCommand.self, RetrainCommand.self, ModelsCommand.self, GANCommand.self, SentimentCommand.self, ReviewsCommand.self, SelfCheck.self, Bench.self]
     )
 
-    /// Before anything runs: make sure OpenBLAS uses this CPU's vector kernels (may re-execute).
+    /// Before anything runs: OpenBLAS on this CPU's vector kernels and, for `serve`, OpenMP threads that
+    /// sleep when idle (may re-execute); freed memory kept for reuse.
     static func main() async {
-        LibTorch.restartForBLASKernelsIfNeeded()
+        LibTorch.restartForRuntimeSettingsIfNeeded(passiveThreadWaits: CommandLine.arguments.dropFirst().first == "serve")
+        LibTorch.keepFreedMemory()
         await main(nil)
     }
 }

@@ -21,6 +21,7 @@ struct ServeCommand: AsyncParsableCommand {
     var model: String?
     @Option(help: "Seconds between checks for a newly promoted model.") var modelPoll: Double = 5
     @Option(help: "Beam width for drafts.") var beam = 3
+    @Option(help: "Most uploads drafted together: those that arrive while a batch runs wait and go as the next one.") var inferenceBatch = 8
     @Option(help: "Largest upload in MiB (LOUPE_MAX_UPLOAD_MIB, default 15).") var maxUploadMib: Int?
     @Option(help: "Most photos per draft.") var maxPhotos = 8
     @Option(help: "Queue a retraining after this many approved edits and feedback records (LOUPE_RETRAIN_AFTER, default 50; 0: never).")
@@ -43,6 +44,8 @@ struct ServeCommand: AsyncParsableCommand {
         config.modelPollInterval = .milliseconds(Int(modelPoll * 1000))
         guard (1 ... 10).contains(beam) else { throw ValidationError("--beam must be 1-10") }
         config.beam = beam
+        guard (1 ... 32).contains(inferenceBatch) else { throw ValidationError("--inference-batch must be 1-32") }
+        config.inferenceBatch = inferenceBatch
         if let mib = try maxUploadMib ?? environment["LOUPE_MAX_UPLOAD_MIB"].map({ guard let v = Int($0) else { throw ValidationError("LOUPE_MAX_UPLOAD_MIB is not a number") }; return v }) {
             guard mib > 0 else { throw ValidationError("the upload limit must be positive") }
             config.maxUploadBytes = mib * 1024 * 1024

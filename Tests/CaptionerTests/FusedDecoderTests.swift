@@ -5,7 +5,7 @@ import Testing
 import Torch
 
 /// The shim's fused decoder step (`lt_decoder_*`) against the same step as libtorch operators.
-@Suite struct FusedDecoderTests {
+@Suite(.serialized) struct FusedDecoderTests {
     /// Two blocks, four heads, and every decoder weight drawn at a scale where LayerNorm biases,
     /// attention and GELU all matter (a fresh model's zero biases and 0.02 embeddings would hide a bias
     /// or layout slip). Width 48: every matrix the step multiplies by (48, 144 and 192 outputs, and the
@@ -58,9 +58,13 @@ import Torch
         #expect(zip(reference, stepped).map { abs($0 - $1) }.max()! < 1e-4)
     }
 
-    /// Every row count the shim's matrix products split differently: blocks of 1–4 rows in the few-rows
-    /// kernel (5 = 4 + 1, 8 = 4 + 4) and sgemm beyond 8 rows.
-    @Test(arguments: [1, 2, 3, 4, 5, 8, 9, 12]) func everyRowCountEqualsTheOperatorStep(rows: Int) throws {
+    /// Every row count the shim's matrix products split differently — blocks of up to 4 (AVX2, plain) or
+    /// 8 (AVX-512) rows in the few-rows kernel (5, 9, 12, 24 rows: eight photos' beams) and sgemm beyond
+    /// 64 rows — at every kernel level (those the CPU lacks fall back to the next).
+    @Test(arguments: [1, 2, 3, 4, 5, 8, 9, 12, 24, 66], [0, 1, 2])
+    func everyRowCountEqualsTheOperatorStep(rows: Int, kernels: Int) throws {
+        let previous = LibTorch.setKernelLimit(kernels)
+        defer { LibTorch.setKernelLimit(previous) }
         let model = try model()
         let memory = try memory(model, seed: 4)
         let cache = try model.startCache(memory: memory)
@@ -74,7 +78,7 @@ import Torch
         let reference = try withNoGrad { try model.stepLogProbabilities(tokens, position: 1, cache: cache) }.floats()
         let stepped = try fused.step(tokens: tokens, position: 1)
         #expect(stepped.count == reference.count)
-        #expect(zip(reference, stepped).map { abs($0 - $1) }.max()! < 1e-4, "\(rows) rows")
+        #expect(zip(reference, stepped).map { abs($0 - $1) }.max()! < 1e-4, "\(rows) rows, kernels \(kernels)")
     }
 
     /// The packed weights are a copy taken when they are packed: a decoder built from them keeps
@@ -96,6 +100,41 @@ import Torch
         #expect(zip(reference, old).map { abs($0 - $1) }.max()! < 1e-4)
         let repacked = try model.fusedDecoder(memory: memory, rows: 2).step(tokens: [1, 1], position: 0)
         #expect(zip(changed, repacked).map { abs($0 - $1) }.max()! < 1e-4)
+    }
+
+    /// Rows of several images in one step: each row attends over its own image's memory, as in a step
+    /// over that image alone.
+    @Test func rowsAttendOverTheirOwnImage() throws {
+        let model = try model()
+        let memories = try (0 ..< 3).map { try memory(model, seed: 10 + UInt64($0)) }  // (1, M, d) each
+        let fused = try model.fusedDecoder(memory: Tensor.cat(memories, dim: 0), rows: 5)
+        #expect(fused.images == 3)
+        let tokens = [1, 1, 1, 1, 1], owners = [2, 0, 1, 2, 0]
+        let stepped = try fused.step(tokens: tokens, images: owners, position: 0)
+        let v = model.config.vocabulary.count
+        for (row, image) in owners.enumerated() {
+            let alone = try withNoGrad { try model.stepLogProbabilities([1], position: 0, cache: model.startCache(memory: memories[image])) }.floats()
+            let mine = Array(stepped[row * v ..< (row + 1) * v])
+            #expect(zip(alone, mine).map { abs($0 - $1) }.max()! < 1e-4, "row \(row), image \(image)")
+        }
+        // The images differ, so a row on the wrong image would show.
+        #expect(zip(stepped[0 ..< v], stepped[v ..< 2 * v]).map { abs($0 - $1) }.max()! > 1e-3)
+        #expect(throws: TorchError.self) { try fused.step(tokens: [1], images: [3], position: 1) }
+    }
+
+    /// Several images searched together give each the text it gets alone, also when their searches stop
+    /// at different steps (their rows then leave the batch).
+    @Test func batchedSearchGivesEachImageItsOwnText() throws {
+        let model = try model()
+        let banned = model.bannedTokenIDs(grounding: Grounding())
+        let memories = try (0 ..< 4).map { try memory(model, seed: 20 + UInt64($0)) }
+        for width in [1, 3] {
+            let options = DecodingOptions(beamWidth: width)
+            let alone = try withNoGrad { try memories.map { try model.search(memory: $0, options: options, banned: banned) } }
+            let together = try withNoGrad { try model.search(memories: Tensor.cat(memories, dim: 0), options: options, banned: banned) }
+            #expect(together == alone, "width \(width)")
+            #expect(Set(alone.map(\.count)).count > 1, "texts of different lengths, so searches stop at different steps")
+        }
     }
 
     @Test func beamSearchGivesTheSameTextOnBothPaths() throws {

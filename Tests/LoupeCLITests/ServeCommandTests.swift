@@ -47,6 +47,11 @@ import Testing
                 ready = (try? shell("curl -sf http://127.0.0.1:\(port)/readyz").status) == 0
             }
             #expect(ready, "the server never became ready")
+            // `serve` restarted itself with sleeping OpenMP waits (its environment after the exec).
+            if ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] == nil {
+                let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(server.process.processIdentifier)/environ"))
+                #expect(environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.contains("OMP_WAIT_POLICY=passive"))
+            }
             let token = try runLoupe(["users", "add", "ada", "--role", "artisan", "--quiet", "--database-url", url]).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             // The 6.7 KB photo at 3 KB/s takes over two seconds to arrive; SIGTERM comes after half a second.

@@ -42,6 +42,9 @@ void lt_error_free(lt_error error);
 // MARK: runtime
 lt_error lt_set_num_threads(int threads);
 int lt_get_num_threads(void);
+// glibc's malloc: blocks below mmap_threshold come from the heap, and free memory is returned to the
+// kernel only above trim_threshold (mallopt M_MMAP_THRESHOLD, M_TRIM_THRESHOLD).
+void lt_keep_freed_memory(size_t mmap_threshold, size_t trim_threshold);
 // The OpenBLAS kernel family (OPENBLAS_CORETYPE) this CPU should use when the library fell back to a
 // pre-AVX core because it does not know the CPU model; NULL when no change is needed or the BLAS is
 // not OpenBLAS. The core OpenBLAS chose is written to `current` (may be NULL).
@@ -228,12 +231,13 @@ lt_error lt_jit_forward(lt_module module, const lt_tensor *inputs, int count, lt
 // MARK: fused captioner decoder (inference only)
 // Two objects. lt_decoder_weights: a model's decoder, copied once and with every matrix the step
 // multiplies by repacked into column panels for the few-rows kernel; immutable, so any number of
-// searches (on any threads) may share it. lt_decoder: one image's search — that image's cross-attention
-// keys and values and a key/value cache for up to `max_rows` beams × the positions table's length; it
+// searches (on any threads) may share it. lt_decoder: one search over G images in step — their
+// cross-attention keys and values and a key/value cache for up to `max_rows` beams × the positions
+// table's length (each row belongs to one image, named at every step); it
 // keeps its weights alive, so the two may be freed in either order. Each lt_decoder_step runs every
 // pre-norm block (causal self-attention over the cache, cross-attention over the image grid, GELU MLP)
 // and the tied output projection on one new token per row: one call per generated token instead of
-// about eighty libtorch operators, in plain loops (BLAS sgemm beyond 8 rows).
+// about eighty libtorch operators, in plain loops (BLAS sgemm beyond 64 rows).
 typedef struct lt_decoder_weights_opaque *lt_decoder_weights;
 typedef struct lt_decoder_opaque *lt_decoder;
 // weights: per block 18 float32 tensors — ln1 weight, bias; self-attention in_proj weight (3d, d), bias
@@ -245,14 +249,18 @@ lt_error lt_decoder_weights_new(const lt_tensor *weights, int count, int layers,
                                 lt_decoder_weights *out);
 void lt_decoder_weights_free(lt_decoder_weights weights);
 int64_t lt_decoder_weights_vocabulary(lt_decoder_weights weights);
-// memory: the image's decoder memory (1, M, d).
+// Caps the vector instructions of the shim's own kernels (the decoder step's panels) at `level`:
+// 0 plain C++, 1 AVX2 + FMA, 2 AVX-512 (the default: whatever the CPU has). Returns the previous cap.
+// For tests, which run every level the CPU supports.
+int lt_kernel_limit(int level);
+// memory: the images' decoder memory (G, M, d).
 lt_error lt_decoder_new(lt_decoder_weights weights, lt_tensor memory, int max_rows, lt_decoder *out);
 void lt_decoder_free(lt_decoder decoder);
-// tokens[rows] at `position` (how many tokens each row's cache already holds) → log-probabilities of
-// the next token, rows × V floats written to log_probs (capacity in floats). Appends the rows' keys
-// and values to the cache.
-lt_error lt_decoder_step(lt_decoder decoder, const int64_t *tokens, int rows, int64_t position,
-                         float *log_probs, size_t capacity);
+// tokens[rows] at `position` (how many tokens each row's cache already holds), row r attending over
+// image images[r] (NULL: image 0 for every row) → log-probabilities of the next token, rows × V floats
+// written to log_probs (capacity in floats). Appends the rows' keys and values to the cache.
+lt_error lt_decoder_step(lt_decoder decoder, const int64_t *tokens, const int64_t *images, int rows,
+                         int64_t position, float *log_probs, size_t capacity);
 // After a search step: row i of the cache becomes old row parents[i] (first `length` positions).
 lt_error lt_decoder_reorder(lt_decoder decoder, const int64_t *parents, int rows, int64_t length);
 
