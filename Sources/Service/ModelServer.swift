@@ -37,7 +37,7 @@ public protocol DraftGenerator: Sendable {
 /// Requests that arrive while a batch is being drafted wait together and are drafted as the next batch
 /// (at most `maxBatch`): one encoder pass over all their photos and one beam search stepping all their
 /// beams, so the decoder's weights are read once per step for the whole batch. Under load that is what
-/// keeps latency down; a lone request is a batch of one. A new model is loaded on a second queue while
+/// keeps latency down; a lone request is a batch of one (see `gatherWindow`). A new model is loaded on a second queue while
 /// the current one keeps serving, then swapped in between two batches.
 public final class ModelServer: DraftGenerator, @unchecked Sendable {
     private let inference = DispatchQueue(label: "loupe.model.inference")
@@ -47,6 +47,7 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
     private var info: ModelInfo?           // guarded by `lock`
     private var waiting: [Request] = []    // guarded by `lock`
     private var scheduled = false          // guarded by `lock`: a batch is queued on `inference`
+    private var lastBatch = 0              // on `inference` only
     let options: DecodingOptions
     let maxBatch: Int
     let logger: Logger
@@ -78,15 +79,25 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
         }
     }
 
+    /// Under load the uploads answered together come back together, a few milliseconds apart: the first
+    /// would start a batch of one and the rest wait behind it. So after a batch of several, the next one
+    /// waits up to this long for as many uploads as the last one had. A lone upload never waits.
+    static let gatherWindow: Duration = .milliseconds(15)
+
     /// On `inference`: drafts the requests waiting now (up to `maxBatch`), then queues the next batch if
     /// more arrived, behind anything else queued meanwhile (a model swap).
     private func draftNextBatch() {
+        if lastBatch > 1 {
+            let deadline = ContinuousClock.now + Self.gatherWindow, wanted = min(lastBatch, maxBatch)
+            while lock.withLock({ waiting.count }) < wanted && ContinuousClock.now < deadline { usleep(500) }
+        }
         let batch = lock.withLock {
             let taken = Array(waiting.prefix(maxBatch))
             waiting.removeFirst(taken.count)
             return taken
         }
         if !batch.isEmpty { draft(batch) }
+        lastBatch = batch.count
         let more = lock.withLock {
             scheduled = !waiting.isEmpty
             return scheduled
