@@ -123,13 +123,17 @@ func frozenNorm(_ norm: BatchNorm, _ x: Tensor) throws -> Tensor {
                              runningVar: norm.runningVar, training: false, eps: norm.eps)
 }
 
+/// TensorFlow "SAME" padding in total along one side of `size` pixels: the output is ⌈size / stride⌉; the
+/// odd pixel, if any, goes at the bottom/right.
+func samePadding(_ size: Int, kernel: Int, stride: Int) -> Int {
+    max(((size + stride - 1) / stride - 1) * stride + kernel - size, 0)
+}
+
 extension Conv2d {
     /// TensorFlow "SAME" padding: output ⌈in / stride⌉, the odd pixel of padding at the bottom/right.
     func sameConv(_ x: Tensor) throws -> Tensor {
         let k = weight.shape[2]
-        let (h, w) = (x.shape[2], x.shape[3])
-        func total(_ size: Int) -> Int { max(((size + stride - 1) / stride - 1) * stride + k - size, 0) }
-        let ph = total(h), pw = total(w)
+        let ph = samePadding(x.shape[2], kernel: k, stride: stride), pw = samePadding(x.shape[3], kernel: k, stride: stride)
         let padded = ph == 0 && pw == 0 ? x : try x.pad([pw / 2, pw - pw / 2, ph / 2, ph - ph / 2])
         return try Functional.conv2d(padded, weight: weight, bias: bias, stride: (stride, stride), padding: (0, 0),
                                      dilation: (1, 1), groups: groups)

@@ -28,8 +28,7 @@ public final class FoldedEncoder {
 
         /// "SAME" convolution: output ⌈in / stride⌉, the odd pixel of padding at the bottom/right.
         func callAsFunction(_ x: Tensor) throws -> Tensor {
-            func total(_ size: Int) -> Int { max(((size + stride - 1) / stride - 1) * stride + kernel - size, 0) }
-            let ph = total(x.shape[2]), pw = total(x.shape[3])
+            let ph = samePadding(x.shape[2], kernel: kernel, stride: stride), pw = samePadding(x.shape[3], kernel: kernel, stride: stride)
             if ph % 2 == 0 && pw % 2 == 0 {
                 return try Functional.conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: (ph / 2, pw / 2),
                                              groups: groups)
