@@ -37,8 +37,8 @@ public protocol DraftGenerator: Sendable {
 /// Requests that arrive while a batch is being drafted wait together and are drafted as the next batch
 /// (at most `maxBatch`): one encoder pass over all their photos and one beam search stepping all their
 /// beams, so the decoder's weights are read once per step for the whole batch. Under load that is what
-/// keeps latency down; a lone request is a batch of one (see `gatherWindow`). A new model is loaded on a second queue while
-/// the current one keeps serving, then swapped in between two batches.
+/// keeps latency down; a lone request is a batch of one (see `gatherWindow`). A new model is loaded on a
+/// second queue while the current one keeps serving, then swapped in between two batches.
 public final class ModelServer: DraftGenerator, @unchecked Sendable {
     private let inference = DispatchQueue(label: "loupe.model.inference")
     private let loading = DispatchQueue(label: "loupe.model.loading")
