@@ -131,7 +131,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
-        .testTarget(name: "LoupeCLITests", dependencies: ["loupe", "Store", "Captioner", "Torch", "LoupeTestSupport",
+        .testTarget(name: "LoupeCLITests", dependencies: ["loupe", "Store", "Captioner", "Imaging", "Torch", "LoupeTestSupport",
                                                         .product(name: "PostgresNIO", package: "postgres-nio")]),
     ],
     swiftLanguageModes: [.v6],

@@ -107,7 +107,8 @@ static void jpeg_emit(j_common_ptr cinfo, int level) {
 
 static void jpeg_silent(j_common_ptr cinfo) { (void)cinfo; }
 
-static li_status decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, int header_only, li_image *out) {
+static li_status decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, int header_only, uint32_t min_side,
+                             li_image *out) {
     struct jpeg_decompress_struct cinfo;
     struct jpeg_error_ctx err;
     uint8_t *volatile pixels = NULL;
@@ -163,15 +164,29 @@ static li_status decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixe
         return LI_TOO_LARGE;
     }
     int swap = out->orientation >= 5;
-    out->width = swap ? h : w;
-    out->height = swap ? w : h;
+    out->width = out->full_width = swap ? h : w;
+    out->height = out->full_height = swap ? w : h;
     if (header_only) {
         jpeg_destroy_decompress(&cinfo);
         return LI_OK;
     }
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    if (min_side > 0) {
+        // Scaled IDCT: libjpeg decodes at M/8 of the size by inverse-transforming only the low
+        // frequencies of each block, which is both the downscale's low-pass filter and most of the
+        // saving. M is 1, 2, 4 or 8 (PIL's draft mode; libjpeg-turbo has SIMD code for these), the
+        // smallest whose longer side, ceil(side · M / 8), still reaches min_side. Every coefficient is
+        // still entropy-decoded, so a corrupt or truncated file fails exactly as at full size.
+        uint64_t longer = w > h ? w : h;
+        unsigned m = 1;
+        while (m < 8 && (longer * m + 7) / 8 < min_side) m *= 2;
+        cinfo.scale_num = m;
+        cinfo.scale_denom = 8;
+    }
     jpeg_start_decompress(&cinfo);
+    w = cinfo.output_width;
+    h = cinfo.output_height;
     int components = cinfo.output_components;
     pixels = malloc((size_t)w * h * 3);
     row = malloc((size_t)w * components);
@@ -335,11 +350,21 @@ static li_status decode_png(const uint8_t *data, size_t size, uint64_t max_pixel
 }
 
 li_status li_decode(const uint8_t *data, size_t size, uint64_t max_pixels, int header_only, li_image *out) {
+    return li_decode_reduced(data, size, max_pixels, header_only, 0, out);
+}
+
+li_status li_decode_reduced(const uint8_t *data, size_t size, uint64_t max_pixels, int header_only, uint32_t min_side,
+                            li_image *out) {
     memset(out, 0, sizeof *out);
     if (size == 0) return fail(out, LI_NOT_AN_IMAGE, "empty input (0 bytes)");
+    li_status status;
     switch (li_sniff(data, size)) {
-    case LI_FORMAT_JPEG: return decode_jpeg(data, size, max_pixels, header_only, out);
-    case LI_FORMAT_PNG: return decode_png(data, size, max_pixels, header_only, out);
+    case LI_FORMAT_JPEG: return decode_jpeg(data, size, max_pixels, header_only, min_side, out);
+    case LI_FORMAT_PNG:
+        status = decode_png(data, size, max_pixels, header_only, out);
+        out->full_width = out->width;
+        out->full_height = out->height;
+        return status;
     default: return fail(out, LI_NOT_AN_IMAGE, "not a JPEG or PNG (unrecognised signature)");
     }
 }

@@ -51,6 +51,8 @@ public struct RGBImage: Sendable {
     public let height: Int
     /// width × height × 3 bytes.
     public let pixels: [UInt8]
+    /// The encoded image's facts; its size is the stored one, larger than `width` × `height` when the
+    /// image was decoded reduced (`init(decoding:pixelBudget:reducedTo:)`).
     public let info: ImageInfo
 
     /// 64 megapixels: above any real product photo, below what would exhaust a worker's memory.
@@ -63,10 +65,18 @@ public struct RGBImage: Sendable {
 
     /// Decodes JPEG (baseline, progressive, CMYK; EXIF orientation honoured) or PNG (1–16 bit, palette,
     /// grayscale, alpha) bytes.
-    public init(decoding data: Data, pixelBudget: Int = RGBImage.defaultPixelBudget) throws(ImageError) {
+    ///
+    /// With `reducedTo`, a JPEG is decoded at the smallest scale (1/8, 1/4, 1/2 or 1) whose longer side is at least
+    /// that many pixels (libjpeg's scaled IDCT), for a caller that will shrink it to that size anyway: a
+    /// 1000×1000 photo wanted at 224 decodes as 250×250, with the full-size decode's validation (every
+    /// coefficient is read). `info` keeps the stored size; `width` and `height` are the decoded ones.
+    /// PNGs decode at full size.
+    public init(decoding data: Data, pixelBudget: Int = RGBImage.defaultPixelBudget, reducedTo side: Int? = nil) throws(ImageError) {
+        precondition((side ?? 0) >= 0, "a reduced decode needs a non-negative side")
         var image = li_image()
         let status = data.withUnsafeBytes { raw in
-            li_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, UInt64(max(pixelBudget, 0)), 0, &image)
+            li_decode_reduced(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, UInt64(max(pixelBudget, 0)), 0,
+                              UInt32(min(side ?? 0, Int(UInt32.max))), &image)
         }
         try Self.check(status, &image, pixelBudget: pixelBudget)
         defer { li_free(image.pixels) }
@@ -75,12 +85,12 @@ public struct RGBImage: Sendable {
         self.init(width: w, height: h, pixels: pixels, info: Self.info(image))
     }
 
-    public init(contentsOf url: URL, pixelBudget: Int = RGBImage.defaultPixelBudget) throws(ImageError) {
+    public init(contentsOf url: URL, pixelBudget: Int = RGBImage.defaultPixelBudget, reducedTo side: Int? = nil) throws(ImageError) {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw .unreadable(path: url.path, reason: (error as NSError).localizedDescription)
         }
-        try self.init(decoding: data, pixelBudget: pixelBudget)
+        try self.init(decoding: data, pixelBudget: pixelBudget, reducedTo: side)
     }
 
     /// Reads only the header: format, dimensions, orientation. Cheap; does not validate pixel data.
@@ -94,8 +104,8 @@ public struct RGBImage: Sendable {
     }
 
     private static func info(_ image: li_image) -> ImageInfo {
-        ImageInfo(format: image.format == Int32(LI_FORMAT_PNG.rawValue) ? .png : .jpeg, width: Int(image.width),
-                  height: Int(image.height), orientation: Int(image.orientation), bitDepth: Int(image.bit_depth),
+        ImageInfo(format: image.format == Int32(LI_FORMAT_PNG.rawValue) ? .png : .jpeg, width: Int(image.full_width),
+                  height: Int(image.full_height), orientation: Int(image.orientation), bitDepth: Int(image.bit_depth),
                   progressive: image.progressive != 0)
     }
 

@@ -36,7 +36,8 @@ public struct ServiceDependencies: Sendable {
                                     backgroundLogger: logger)
         let objects = try DirectoryObjectStore(root: URL(fileURLWithPath: configuration.objectsDirectory))
         let drafts = DraftRepository(client: client)
-        let server = ModelServer(beam: configuration.beam, maxBatch: configuration.inferenceBatch, logger: logger)
+        let server = ModelServer(beam: configuration.beam, maxBatch: configuration.inferenceBatch,
+                                 gatherWindow: configuration.inferenceGather, logger: logger)
         let watcher = ModelWatcher(server: server, client: client, fallback: configuration.fallbackModel,
                                    interval: configuration.modelPollInterval, logger: logger)
         let collector = ObjectCollector(store: objects, drafts: drafts, gracePeriod: configuration.orphanGracePeriod,

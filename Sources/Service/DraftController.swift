@@ -46,7 +46,7 @@ struct DraftController: Sendable {
 
     /// Upload → decode → model → stored draft (the API and the artisan page both come here).
     func createDraft(_ request: Request, user: User, logger: Logger) async throws -> DraftRecord {
-        let upload = try await DraftUpload.read(request, limits: limits)
+        let upload = try await DraftUpload.read(request, limits: limits, reducedTo: generator.inputSide)
         let generated = try await generator.generate(upload.photos.map(\.image))
         let record = try await store(upload, generated: generated, user: user, logger: logger)
         created.increment()
@@ -59,7 +59,7 @@ struct DraftController: Sendable {
         var images: [DraftImage] = []
         for (i, photo) in upload.photos.enumerated() {
             let key = try await objects.put(photo.data)
-            images.append(DraftImage(position: i, key: key, width: photo.image.width, height: photo.image.height,
+            images.append(DraftImage(position: i, key: key, width: photo.image.info.width, height: photo.image.info.height,
                                      contentType: photo.contentType, filename: photo.filename))
         }
         let d = generated.draft

@@ -31,6 +31,12 @@ public struct GeneratedDraft: Sendable {
 public protocol DraftGenerator: Sendable {
     func generate(_ images: [RGBImage]) async throws -> GeneratedDraft
     var loaded: ModelInfo? { get }
+    /// The side the served model shrinks photos to, so uploads can be decoded reduced; nil: full size.
+    var inputSide: Int? { get }
+}
+
+extension DraftGenerator {
+    public var inputSide: Int? { nil }
 }
 
 /// The captioner, served from one serial queue: libtorch modules are not safe to share between threads.
@@ -45,11 +51,20 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
     private let lock = NSLock()
     private var drafter: Drafter?          // read and swapped on `inference` only
     private var info: ModelInfo?           // guarded by `lock`
+    private var side: Int?                 // guarded by `lock`: the served model's input side
     private var waiting: [Request] = []    // guarded by `lock`
     private var scheduled = false          // guarded by `lock`: a batch is queued on `inference`
-    private var lastBatch = 0              // on `inference` only
+    private var demand = 0                 // on `inference` only: the last batch plus the uploads left waiting after it
     let options: DecodingOptions
     let maxBatch: Int
+    /// Under load the uploads answered together come back together, but spread out: each is stored,
+    /// answered, sent again, parsed and decoded, eight of them on two cores. The first would start a
+    /// batch of one and the rest wait behind it. So the next batch waits up to this long for the demand
+    /// the last one saw: its own uploads plus those left waiting when it ended. Counting only its own
+    /// (and waiting 15 ms) let eight clients settle into batches of 7 and 1, or 4 and 4, each group
+    /// waiting for the other's pass; with demand and 40 ms every batch is 8 (README, service load). A
+    /// lone upload (demand 1) never waits, and a full batch goes at once.
+    let gatherWindow: Duration
     let logger: Logger
     let latency = Timer(label: "loupe_inference_seconds", dimensions: [], preferredDisplayUnit: .seconds)
     let batchSize = Recorder(label: "loupe_inference_batch_size")
@@ -59,14 +74,17 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
         let continuation: CheckedContinuation<GeneratedDraft, any Error>
     }
 
-    public init(beam: Int, maxBatch: Int = 8, logger: Logger) {
+    public init(beam: Int, maxBatch: Int = 8, gatherWindow: Duration = .milliseconds(40), logger: Logger) {
         precondition(maxBatch >= 1, "batches of at least one request")
+        precondition(gatherWindow >= .zero, "a gather window cannot be negative")
         options = DecodingOptions(beamWidth: beam)
         self.maxBatch = maxBatch
+        self.gatherWindow = gatherWindow
         self.logger = logger
     }
 
     public var loaded: ModelInfo? { lock.withLock { info } }
+    public var inputSide: Int? { lock.withLock { side } }
 
     public func generate(_ images: [RGBImage]) async throws -> GeneratedDraft {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<GeneratedDraft, any Error>) in
@@ -79,16 +97,11 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
         }
     }
 
-    /// Under load the uploads answered together come back together, a few milliseconds apart: the first
-    /// would start a batch of one and the rest wait behind it. So after a batch of several, the next one
-    /// waits up to this long for as many uploads as the last one had. A lone upload never waits.
-    static let gatherWindow: Duration = .milliseconds(15)
-
     /// On `inference`: drafts the requests waiting now (up to `maxBatch`), then queues the next batch if
     /// more arrived, behind anything else queued meanwhile (a model swap).
     private func draftNextBatch() {
-        if lastBatch > 1 {
-            let deadline = ContinuousClock.now + Self.gatherWindow, wanted = min(lastBatch, maxBatch)
+        if demand > 1 {
+            let deadline = ContinuousClock.now + gatherWindow, wanted = min(demand, maxBatch)
             while lock.withLock({ waiting.count }) < wanted && ContinuousClock.now < deadline { usleep(500) }
         }
         let batch = lock.withLock {
@@ -97,11 +110,11 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
             return taken
         }
         if !batch.isEmpty { draft(batch) }
-        lastBatch = batch.count
-        let more = lock.withLock {
+        let (more, left) = lock.withLock {
             scheduled = !waiting.isEmpty
-            return scheduled
+            return (scheduled, waiting.count)
         }
+        demand = batch.count + left
         if more { inference.async { [self] in draftNextBatch() } }
     }
 
@@ -128,11 +141,11 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
             }
         }
         let box = UncheckedBox(drafter)
-        let version = drafter.model.config.version
+        let version = drafter.model.config.version, imageSize = drafter.model.config.imageSize
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             inference.async { [self] in
                 self.drafter = box.value
-                lock.withLock { info = ModelInfo(id: model.id, version: version, path: model.path) }
+                lock.withLock { (info, side) = (ModelInfo(id: model.id, version: version, path: model.path), imageSize) }
                 continuation.resume()
             }
         }

@@ -25,7 +25,9 @@ struct DraftUpload: Sendable {
         var maxPixels: Int
     }
 
-    static func read(_ request: Request, limits: Limits) async throws -> DraftUpload {
+    /// `reducedTo`: the side the model will shrink photos to; JPEGs are decoded at the smallest scale that
+    /// still covers it (`RGBImage(decoding:pixelBudget:reducedTo:)`), nil for full size.
+    static func read(_ request: Request, limits: Limits, reducedTo side: Int? = nil) async throws -> DraftUpload {
         guard let contentType = request.headers[.contentType] else {
             throw APIError(.unsupportedMediaType, "unsupported_media_type", "send the photos as multipart/form-data (no Content-Type given)")
         }
@@ -54,7 +56,7 @@ struct DraftUpload: Sendable {
                 guard !part.body.isEmpty else { throw APIError.unprocessable("invalid_image", "\(name): empty file") }
                 let image: RGBImage
                 do {
-                    image = try RGBImage(decoding: part.body, pixelBudget: limits.maxPixels)
+                    image = try RGBImage(decoding: part.body, pixelBudget: limits.maxPixels, reducedTo: side)
                 } catch {
                     throw APIError.unprocessable("invalid_image", "\(name): \(error.description)")
                 }

@@ -20,6 +20,8 @@ extension Bench {
         @Flag(help: "Decode with libtorch operators from Swift, the reference path, instead of the shim's fused decoder.") var operators = false
         @Option(help: "Photos drafted together per run, as the service batches concurrent uploads (decode included; no stage times).")
         var batch = 1
+        @Flag(help: "Decode JPEGs at full size, the reference for the reduced (scaled IDCT) decode the service and describe use.")
+        var fullDecode = false
 
         func run() throws {
             try runtime.apply()
@@ -31,7 +33,7 @@ extension Bench {
             let size = drafter.model.config.imageSize
             for i in 0 ..< warmup + runs {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                let image = try RGBImage(decoding: files[i % files.count])
+                let image = try RGBImage(decoding: files[i % files.count], reducedTo: decodeSide(drafter))
                 let t1 = DispatchTime.now().uptimeNanoseconds
                 let input = try Drafter.preprocess(image, size: size).unsqueeze(0)
                 let t2 = DispatchTime.now().uptimeNanoseconds
@@ -46,10 +48,13 @@ extension Bench {
             }
             let names = ["decode_ms", "preprocess_ms", "encode_ms", "heads_and_beam_ms"]
             let parts = zip(names, stages).map { String(format: "\"%@\":%.2f", $0, percentile($1, 0.5)) }.joined(separator: ",")
-            print(String(format: #"{"threads":%d,"blas":"%@","beam":%d,"decoder":"%@","runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,%@}"#,
-                         LibTorch.threads, LibTorch.blasCore.current ?? "other", beam, operators ? "operators" : "fused", runs,
+            print(String(format: #"{"threads":%d,"blas":"%@","beam":%d,"decoder":"%@","decode":"%@","runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,%@}"#,
+                         LibTorch.threads, LibTorch.blasCore.current ?? "other", beam, operators ? "operators" : "fused",
+                         fullDecode ? "full" : "reduced", runs,
                          percentile(totals, 0.5), percentile(totals, 0.9), parts))
         }
+
+        func decodeSide(_ drafter: Drafter) -> Int? { fullDecode ? nil : drafter.model.config.imageSize }
 
         /// `--batch K`: each run decodes K photos (taken in turn) and drafts them with one
         /// `describe(batch:)`, as the service does for K waiting uploads.
@@ -58,14 +63,15 @@ extension Bench {
             var totals: [Double] = []
             for i in 0 ..< warmup + runs {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                let images = try (0 ..< batch).map { try RGBImage(decoding: files[(i * batch + $0) % files.count]) }
+                let images = try (0 ..< batch).map { try RGBImage(decoding: files[(i * batch + $0) % files.count], reducedTo: decodeSide(drafter)) }
                 for result in drafter.describe(batch: images.map { [$0] }, options: options) { _ = try result.get() }
                 let t1 = DispatchTime.now().uptimeNanoseconds
                 if i >= warmup { totals.append(Double(t1 - t0) / 1e6) }
             }
             let p50 = percentile(totals, 0.5)
-            print(String(format: #"{"threads":%d,"blas":"%@","beam":%d,"decoder":"%@","batch":%d,"runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,"p50_ms_per_photo":%.2f}"#,
-                         LibTorch.threads, LibTorch.blasCore.current ?? "other", beam, operators ? "operators" : "fused", batch, runs,
+            print(String(format: #"{"threads":%d,"blas":"%@","beam":%d,"decoder":"%@","decode":"%@","batch":%d,"runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,"p50_ms_per_photo":%.2f}"#,
+                         LibTorch.threads, LibTorch.blasCore.current ?? "other", beam, operators ? "operators" : "fused",
+                         fullDecode ? "full" : "reduced", batch, runs,
                          p50, percentile(totals, 0.9), p50 / Double(batch)))
         }
     }

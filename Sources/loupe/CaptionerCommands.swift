@@ -324,6 +324,8 @@ struct DescribeCommand: ParsableCommand {
     @Option(help: "Model file (default: LOUPE_MODEL or .cache/models/captioner/default.pt).") var model: String?
     @Option(help: "Beam width (1 = greedy).") var beam = 3
     @Flag(help: "One JSON object per photo and line.") var json = false
+    @Flag(help: "Decode JPEGs at full size instead of reduced to the encoder's input side (slower; the same draft within rounding).")
+    var fullDecode = false
     @OptionGroup var runtime: RuntimeOptions
 
     func run() throws {
@@ -339,7 +341,8 @@ struct DescribeCommand: ParsableCommand {
         var failed = 0
         for path in photos {
             do {
-                let image = try RGBImage(contentsOf: URL(fileURLWithPath: path))
+                // Decoded as the service decodes uploads: reduced to the encoder's input side.
+                let image = try RGBImage(contentsOf: URL(fileURLWithPath: path), reducedTo: fullDecode ? nil : drafter.model.config.imageSize)
                 let draft = try drafter.describe(image, options: DecodingOptions(beamWidth: beam))
                 if json {
                     print(String(decoding: try encoder.encode(draft), as: UTF8.self))

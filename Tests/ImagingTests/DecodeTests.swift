@@ -116,3 +116,37 @@ struct DecodeTests {
         #expect(values[2 * 12 + 1 * 4 + 2] == Float(b) / 255)
     }
 }
+
+/// Decoding reduced to a side (libjpeg's scaled IDCT), against PIL's draft mode on the same libjpeg-turbo.
+struct ReducedDecodeTests {
+    @Test(arguments: [("reduced.jpg", 16, "reduced.jpg@16"), ("reduced.jpg", 13, "reduced.jpg@16"), ("reduced.jpg", 17, "reduced.jpg@32"),
+                      ("exif6.jpg", 12, "exif6.jpg@12")])
+    func matchesThePILDraftDecode(name: String, side: Int, key: String) throws {
+        let expected = try #require(expectations[key])
+        let decoded = try RGBImage(contentsOf: image(name), reducedTo: side)
+        #expect(decoded.width == expected.width && decoded.height == expected.height)
+        #expect(decoded.pixels.map(Int.init) == expected.pixels)
+        // The longer side reaches the side asked for, and `info` keeps the stored size (oriented).
+        #expect(max(decoded.width, decoded.height) >= side)
+        let full = try RGBImage(contentsOf: image(name))
+        #expect(decoded.info == full.info)
+        #expect(decoded.info.width == full.width && decoded.info.height == full.height)
+    }
+
+    @Test func isTheFullDecodeWhenNoSmallerScaleCoversTheSide() throws {
+        for (name, side) in [("reduced.jpg", 33), ("reduced.jpg", 64), ("reduced.jpg", 500), ("baseline.jpg", 24), ("rgb8.png", 1), ("exif3.jpg", 0)] {
+            let full = try RGBImage(contentsOf: image(name)), reduced = try RGBImage(contentsOf: image(name), reducedTo: side)
+            #expect(reduced.width == full.width && reduced.height == full.height, "\(name) at \(side)")
+            #expect(reduced.pixels == full.pixels, "\(name) at \(side)")
+        }
+    }
+
+    @Test func badFilesFailAsAtFullSize() {
+        for name in ["truncated.jpg", "corrupt.png", "not-an-image.txt", "huge.jpg"] {
+            var fullError: ImageError?, reducedError: ImageError?
+            do { _ = try RGBImage(contentsOf: image(name)) } catch { fullError = error }
+            do { _ = try RGBImage(contentsOf: image(name), reducedTo: 4) } catch { reducedError = error }
+            #expect(fullError != nil && reducedError == fullError, "\(name)")
+        }
+    }
+}

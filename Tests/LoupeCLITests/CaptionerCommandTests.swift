@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import Logging
 import PostgresNIO
 import Store
@@ -67,6 +68,19 @@ import Testing
             // Two epochs on 16 products cannot be sure of the metal: the claim is withheld and flagged.
             let metal = attributes["metal"] as! [String: Any]
             if (metal["confidence"] as! Double) < 0.9 { #expect((draft["needs_review"] as! [String]).contains("metal")) }
+
+            // A 1024×1024 JPEG is decoded reduced (1/4, 256 px) unless --full-decode asks for every pixel.
+            let large = work.appendingPathComponent("large.jpg")
+            let pixels = try RGBImage(contentsOf: URL(fileURLWithPath: good)).tensor()
+            try ImageEncoder.jpeg(Transforms.resize(pixels, height: 1024, width: 1024), quality: 90).write(to: large)
+            var confidences: [Double] = []
+            for extra in [[], ["--full-decode"]] {
+                let run = try runLoupe(["describe", large.path, "--model", model, "--json", "--beam", "1"] + extra)
+                #expect(run.status == 0, "\(extra): \(run.stderr)")
+                let draft = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+                confidences.append(((draft?["category"] as? [String: Any])?["confidence"] as? Double) ?? -1)
+            }
+            #expect(confidences.allSatisfy { $0 > 0 } && abs(confidences[0] - confidences[1]) > 1e-6, "\(confidences)")
 
             let evaluated = try runLoupe(["eval", "captioner", "--model", model, "--split", "test", "--limit", "3", "--json",
                                           "--database-url", url, "--objects", objects, "--beam", "1"])

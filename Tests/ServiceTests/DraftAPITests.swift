@@ -1,3 +1,4 @@
+import Captioner
 import Catalog
 import Foundation
 import HTTPTypes
@@ -23,6 +24,17 @@ import Testing
             #expect(Taxonomy.standard.category.contains(category["value"] as? String ?? ""))
             #expect((category["confidence"] as? Double).map { $0 > 0 && $0 <= 1 } == true)
             #expect(category["source"] as? String == "model")
+            // The photo was decoded reduced to the served model's input side (64: 1/4 of the 256-px JPEG),
+            // and the stored size is still the photo's own.
+            let drafter = try Drafter(contentsOf: TinyModels.file(version: "tiny-a"))
+            let reduced = try drafter.describe(RGBImage(decoding: try fixturePhoto(1), reducedTo: 64))
+            let full = try drafter.describe(RGBImage(decoding: try fixturePhoto(1)))
+            let confidence = try #require(category["confidence"] as? Double)
+            #expect(abs(confidence - reduced.category.confidence) < 1e-5)
+            #expect(abs(reduced.category.confidence - full.category.confidence) > 1e-5, "the test tells the two decodes apart")
+            let stored = try #require((draft["images"] as? [[String: Any]])?.first)
+            #expect(stored["width"] as? Int == 256 && stored["height"] as? Int == 256)
+            #expect(try await harness.db.scalar("SELECT count(*)::bigint FROM draft_images WHERE width = 256 AND height = 256") == 1)
             // The rows: one draft, its photo, seven provenance rows, one event.
             #expect(try await harness.count("drafts") == 1)
             #expect(try await harness.count("draft_images") == 1)

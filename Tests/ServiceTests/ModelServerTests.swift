@@ -10,7 +10,9 @@ import Testing
     @Test func concurrentUploadsAreBatchedAndEachGetsItsOwnDraft() async throws {
         let url = try TinyModels.file(version: "tiny-a")
         let server = ModelServer(beam: 2, maxBatch: 4, logger: testLogger)
+        #expect(server.inputSide == nil)
         try await server.load(ModelInfo(id: nil, version: "", path: url.path))
+        #expect(server.inputSide == 64, "uploads are decoded reduced to the served model's input side")
         // Eight uploads, one of them with two photos (probabilities averaged, text from the first).
         let photos = try (1 ... 9).map { try RGBImage(decoding: fixturePhoto($0)) }
         let uploads: [[RGBImage]] = (0 ..< 7).map { [photos[$0]] } + [[photos[7], photos[8]]]
@@ -37,6 +39,36 @@ import Testing
         // The two-photo upload's draft is not a one-photo one.
         let primaryOnly = try alone.describe(photos[7], options: DecodingOptions(beamWidth: 2))
         #expect(abs(primaryOnly.category.confidence - expected[7].category.confidence) > 1e-6)
+    }
+
+    /// Eight clients, each sending its next upload as soon as its draft comes back: once the server has
+    /// seen all eight (its last batch plus those left waiting), every batch waits for all eight, instead
+    /// of settling into groups that take turns (7 and 1, 4 and 4).
+    @Test func aClosedLoopOfEightIsDraftedInBatchesOfEight() async throws {
+        let url = try TinyModels.file(version: "tiny-a")
+        let server = ModelServer(beam: 1, maxBatch: 8, gatherWindow: .seconds(2), logger: testLogger)
+        try await server.load(ModelInfo(id: nil, version: "", path: url.path))
+        let photo = try RGBImage(decoding: fixturePhoto(1), reducedTo: 64)
+        let rounds = 6
+        let batches = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for client in 0 ..< 8 {
+                group.addTask {
+                    var sizes: [Int] = []
+                    for round in 0 ..< rounds {
+                        // Clients start spread out, and one is always a little late: the groups that took turns.
+                        if round == 0 || client == 7 { try await Task.sleep(for: .milliseconds(client == 7 ? 3 : client)) }
+                        sizes.append(try await server.generate([photo]).batch)
+                    }
+                    return sizes
+                }
+            }
+            var all: [[Int]] = []
+            for try await sizes in group { all.append(sizes) }
+            return all
+        }
+        // Rounds 2-4 of every client (the first client started alone, so it ends a round ahead and the
+        // others' last round is a batch of seven).
+        #expect(batches.allSatisfy { $0.dropFirst(2).dropLast().allSatisfy { $0 == 8 } }, "\(batches)")
     }
 
     @Test func withoutAModelEveryWaitingUploadIsRefused() async throws {

@@ -27,8 +27,10 @@ typedef enum { LI_FORMAT_UNKNOWN = 0, LI_FORMAT_JPEG = 1, LI_FORMAT_PNG = 2 } li
 
 typedef struct {
     int format;           // li_format
-    uint32_t width;       // after EXIF orientation (as stored when refused with LI_TOO_LARGE)
+    uint32_t width;       // of `pixels`, after EXIF orientation (as stored when refused with LI_TOO_LARGE)
     uint32_t height;
+    uint32_t full_width;  // of the image as stored (after EXIF orientation); above width when decoded reduced
+    uint32_t full_height;
     int orientation;      // EXIF orientation 1..8 (1 when absent)
     int bit_depth;        // 8 or 16 (PNG), 8 (JPEG)
     int color_type;       // PNG colour type, or JPEG component count
@@ -42,6 +44,13 @@ li_format li_sniff(const uint8_t *data, size_t size);
 // Decodes JPEG or PNG bytes. `max_pixels` bounds width × height; it is checked from the header,
 // before any pixel buffer is allocated. With `header_only`, stops after the header (no pixels).
 li_status li_decode(const uint8_t *data, size_t size, uint64_t max_pixels, int header_only, li_image *out);
+
+// As li_decode, but a JPEG is decoded at the smallest scale 1/8, 1/4, 1/2 or 1 whose longer side is at least
+// `min_side` (libjpeg's scaled IDCT): a 1000×1000 photo wanted at 224 comes out 250×250, several times
+// cheaper to decode and to resize. PNGs, and `min_side` 0, decode at full size. `full_width` and
+// `full_height` give the stored size either way.
+li_status li_decode_reduced(const uint8_t *data, size_t size, uint64_t max_pixels, int header_only, uint32_t min_side,
+                            li_image *out);
 
 void li_free(void *pointer);
 

@@ -90,6 +90,26 @@ for orientation in range(1, 9):
     open(name, "wb").write(data)
     expect(name, data)
 
+# Reduced decoding (libjpeg's scaled IDCT, PIL's draft mode): a 64x48 photo-like JPEG (4:2:0 chroma) decoded
+# at 1/4 (16x12) and at 1/2 (32x24), and exif6.jpg at 1/2, then oriented.
+photo = Image.new("RGB", (64, 48))
+for y in range(48):
+    for x in range(64):
+        photo.putpixel((x, y), ((4 * x + y) % 256, (3 * y + 2 * x) % 256, 255 - 3 * x if (x // 8 + y // 8) % 2 else 40 + y))
+reduced = io.BytesIO()
+photo.save(reduced, "JPEG", quality=90)
+open("reduced.jpg", "wb").write(reduced.getvalue())
+
+def expect_draft(key, name, size):
+    image = Image.open(name)
+    image.draft("RGB", size)
+    decoded = ImageOps.exif_transpose(image).convert("RGB")
+    out[key] = {"width": decoded.width, "height": decoded.height, "pixels": list(decoded.tobytes())}
+
+expect_draft("reduced.jpg@16", "reduced.jpg", (16, 12))
+expect_draft("reduced.jpg@32", "reduced.jpg", (32, 24))
+expect_draft("exif6.jpg@12", "exif6.jpg", (12, 8))
+
 # Bad inputs.
 baseline = open("baseline.jpg", "rb").read()
 open("truncated.jpg", "wb").write(baseline[: len(baseline) // 2])
