@@ -324,7 +324,7 @@ struct DescribeCommand: ParsableCommand {
     @Option(help: "Model file (default: LOUPE_MODEL or .cache/models/captioner/default.pt).") var model: String?
     @Option(help: "Beam width (1 = greedy).") var beam = 3
     @Flag(help: "One JSON object per photo and line.") var json = false
-    @Flag(help: "Decode JPEGs at full size instead of reduced to the encoder's input side (slower; the same draft within rounding).")
+    @Flag(help: "Decode JPEGs at full size instead of reduced to the encoder's input side (slower; drafts as accurate, not always word for word the same).")
     var fullDecode = false
     @OptionGroup var runtime: RuntimeOptions
 
