@@ -62,7 +62,8 @@ public final class SentimentTrainer {
 
     public init(model: SentimentModel, options: SentimentTrainingOptions, train: [ReviewSentence], validation: [ReviewSentence], runDirectory: URL,
                 log: @escaping (String) -> Void, progress: @escaping (String, Int, Int) -> Void) {
-        precondition(train.allSatisfy { $0.label != nil } && validation.allSatisfy { $0.label != nil }, "labelled sentences only")
+        precondition(validation.allSatisfy { $0.label != nil }, "a labelled validation set")
+        precondition(options.softLabelScale != nil || train.allSatisfy { $0.label != nil }, "neutral sentences need soft labels")
         precondition(train.count >= options.batchSize && !validation.isEmpty, "at least one batch to train on and something to validate")
         (self.model, self.options, self.train, self.validation, self.runDirectory) = (model, options, train, validation, runDirectory)
         (self.log, self.progress) = (log, progress)

@@ -20,7 +20,7 @@ enum Paths {
 }
 
 struct TrainCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train", abstract: "Train models.", subcommands: [Captioner.self, GAN.self, Sentiment.self])
+    static let configuration = CommandConfiguration(commandName: "train", abstract: "Train models.", subcommands: [Captioner.self, GAN.self, Sentiment.self, SentimentMLM.self])
 
     struct Captioner: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

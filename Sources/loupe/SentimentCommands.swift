@@ -17,6 +17,15 @@ enum SentimentPaths {
         return FileManager.default.fileExists(atPath: defaultNBSVM) ? defaultNBSVM : defaultTransformer
     }
 
+    /// MiniLM-L6's pretrained encoder (from `miniLM`'s safetensors) under a fresh classification head.
+    static func pretrainedClassifier() throws -> (config: SentimentModelConfig, network: TransformerClassifier) {
+        let directory = URL(fileURLWithPath: miniLM)
+        let config = SentimentModelConfig(encoder: try MiniLMConfig.load(from: directory.appendingPathComponent("config.json")), initialisation: .miniLM)
+        let network = try TransformerClassifier(encoder: config.encoder)
+        try network.loadEncoder(SafeTensors.load(from: directory.appendingPathComponent("model.safetensors")))
+        return (config, network)
+    }
+
     /// Makes `model` the default: the one default file of its kind, the other kind's removed.
     static func setDefault(nbsvm: Bool) -> URL {
         try? FileManager.default.removeItem(atPath: nbsvm ? defaultTransformer : defaultNBSVM)
@@ -47,6 +56,8 @@ extension TrainCommand {
         var initFrom: String?
         @Option(help: "Train towards P(positive) = sigmoid(K × mean rating) instead of the rating's sign (soft labels from the raters; e.g. 1.5).")
         var softLabels: Double?
+        @Flag(help: "Also train on --corpus's neutral-band sentences (|mean rating| < 0.5, never in validation or test) towards their soft targets; needs --soft-labels.")
+        var neutral = false
         @Option(help: "Use at most N training sentences (quick runs).") var limit: Int?
         @Option(help: "Run directory (default .cache/runs/sentiment-<corpus>-<model>-<time>).") var run: String?
         @Flag(help: "Continue the run in --run from its last epoch.") var resume = false
@@ -62,12 +73,15 @@ extension TrainCommand {
                 guard softLabels > 0, softLabels.isFinite else { throw ValidationError("--soft-labels must be a positive number") }
                 guard model != .nbsvm else { throw ValidationError("--soft-labels trains the transformer models; NB-SVM learns from the labels' signs") }
             }
+            guard !neutral || softLabels != nil else { throw ValidationError("--neutral needs --soft-labels: a neutral sentence has no sign to learn") }
             let directory = data.map { URL(fileURLWithPath: $0) } ?? ReviewCorpus.defaultDirectory
             guard !also.contains(corpus), Set(also).count == also.count else { throw ValidationError("--also names --corpus or a corpus twice") }
-            let splits = ReviewCorpus.splits(corpus, sentences: try ReviewCorpus.load(corpus, directory: directory), seed: runtime.seed)
+            let sentences = try ReviewCorpus.load(corpus, directory: directory)
+            let splits = ReviewCorpus.splits(corpus, sentences: sentences, seed: runtime.seed)
             var train = splits[.train]!
             let validation = splits[.validation]!, test = splits[.test]!
             if let limit { train = Array(train.prefix(limit)) }
+            if neutral { train += sentences.filter { $0.label == nil } }
             for extra in also {
                 let more = ReviewCorpus.splits(extra, sentences: try ReviewCorpus.load(extra, directory: directory), seed: runtime.seed)
                 train += more[.train]! + more[.validation]!
@@ -89,9 +103,7 @@ extension TrainCommand {
                 (config, network) = (start.config, start.network)
                 config.startedFrom = start.config.version
             case .minilm:
-                config = SentimentModelConfig(encoder: try MiniLMConfig.load(from: miniLM.appendingPathComponent("config.json")), initialisation: .miniLM)
-                network = try TransformerClassifier(encoder: config.encoder)
-                try network.loadEncoder(SafeTensors.load(from: miniLM.appendingPathComponent("model.safetensors")))
+                (config, network) = try SentimentPaths.pretrainedClassifier()
             case .scratch, .nbsvm:
                 config = .scratch
                 network = try TransformerClassifier(encoder: config.encoder)
@@ -140,6 +152,66 @@ extension TrainCommand {
                          elapsed.seconds))
             let trained = model
             try saveCopies(version: model.version, fileName: model.version + NBSVM.fileSuffix, nbsvm: true) { try trained.save(to: $0) }
+        }
+    }
+}
+
+extension TrainCommand {
+    struct SentimentMLM: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sentiment-mlm",
+            abstract: "Task-adaptive pretraining: continue MiniLM's encoder on the masked-language-model task over the review texts, for `train sentiment --init-from`.")
+
+        @Option(help: "Corpus whose train-split texts are masked (validation texts measure the masked-token loss; test texts are never read).")
+        var corpus: ReviewCorpus = .product
+        @Option(help: "Also mask this corpus's train and validation texts (repeatable).") var also: [ReviewCorpus] = []
+        @Flag(help: "Also mask --corpus's neutral-band sentences (never in any test split).") var neutral = false
+        @Option var epochs = 10
+        @Option var batchSize = 32
+        @Option(name: .customLong("lr"), help: "Peak learning rate (warm-up 6 %, then cosine).") var learningRate = 1e-4
+        @Option(help: "Share of word pieces masked per sentence.") var maskFraction = 0.15
+        @Option(help: "Use at most N texts (quick runs).") var limit: Int?
+        @Option(help: "Run directory (default .cache/runs/sentiment-mlm-<corpus>-<time>).") var run: String?
+        @Option(help: "Where to copy the model (default .cache/models/sentiment/<version>.pt).") var out: String?
+        @Option(help: "Directory of the review corpora (default .cache/data/reviews).") var data: String?
+        @OptionGroup var runtime: RuntimeOptions
+
+        func run() async throws {
+            try runtime.apply()
+            guard epochs >= 1, batchSize >= 2 else { throw ValidationError("--epochs ≥ 1 and --batch-size ≥ 2") }
+            guard maskFraction > 0, maskFraction < 1 else { throw ValidationError("--mask-fraction must be between 0 and 1") }
+            guard !also.contains(corpus), Set(also).count == also.count else { throw ValidationError("--also names --corpus or a corpus twice") }
+            let directory = data.map { URL(fileURLWithPath: $0) } ?? ReviewCorpus.defaultDirectory
+            let sentences = try ReviewCorpus.load(corpus, directory: directory)
+            let splits = ReviewCorpus.splits(corpus, sentences: sentences, seed: runtime.seed)
+            var texts = splits[.train]!.map(\.text)
+            if neutral { texts += sentences.filter { $0.label == nil }.map(\.text) }
+            for extra in also {
+                let more = ReviewCorpus.splits(extra, sentences: try ReviewCorpus.load(extra, directory: directory), seed: runtime.seed)
+                texts += (more[.train]! + more[.validation]!).map(\.text)
+            }
+            if let limit { texts = Array(texts.prefix(limit)) }
+            guard texts.count >= batchSize else { throw ValidationError("\(texts.count) texts are fewer than one batch of \(batchSize)") }
+            let miniLM = URL(fileURLWithPath: SentimentPaths.miniLM)
+            let tokenizer = try WordPieceTokenizer(vocabularyFile: miniLM.appendingPathComponent("vocab.txt"))
+            var (config, network) = try SentimentPaths.pretrainedClassifier()
+            let corpusName = ([corpus] + also).map(\.rawValue).joined(separator: "+")
+            config.corpus = corpusName
+            config.version = "sentiment-mlm-\(corpusName)-\(runTimestamp())"
+            var options = MaskedLanguageOptions()
+            (options.epochs, options.batchSize, options.learningRate, options.maskFraction, options.seed) = (epochs, batchSize, learningRate, maskFraction, runtime.seed)
+            let runURL = URL(fileURLWithPath: run ?? ".cache/runs/sentiment-mlm-\(corpusName)-\(runTimestamp())")
+            print("masked-language-model pretraining of MiniLM-L6 on \(texts.count) \(corpusName) texts, validating on \(splits[.validation]!.count); run directory \(runURL.path)")
+            let bar = LineProgress()
+            let model = SentimentModel(config: config, tokenizer: tokenizer, network: network)
+            let pretrainer = MaskedLanguagePretrainer(model: model, options: options, texts: texts, validation: splits[.validation]!.map(\.text),
+                                                      runDirectory: runURL, log: { bar.log($0) }, progress: { bar.update($0, $1, $2) })
+            try pretrainer.run()
+            bar.finish()
+            let destination = URL(fileURLWithPath: out ?? ".cache/models/sentiment/\(config.version).pt")
+            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try model.save(to: destination)
+            print("model \(config.version) → \(destination.path); fine-tune it with `loupe train sentiment --init-from \(destination.path)`")
         }
     }
 }

@@ -64,6 +64,13 @@ import Testing
         let first = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scratch.replacingOccurrences(of: ".pt", with: ".json")))) as? [String: Any]
         let second = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: continued.replacingOccurrences(of: ".pt", with: ".json")))) as? [String: Any]
         #expect(second?["startedFrom"] as? String == first?["version"] as? String && first?["version"] != nil, "\(String(describing: second))")
+        // --neutral adds the 723 neutral-band product sentences to the training set, and only with soft labels.
+        let withNeutral = try await runProcess(loupeExecutable(), ["train", "sentiment", "--corpus", "product", "--model", "scratch", "--limit", "64",
+                                                                   "--epochs", "1", "--data", data, "--run", dir.appendingPathComponent("run3").path,
+                                                                   "--soft-labels", "1.5", "--neutral", "--out", dir.appendingPathComponent("neutral.pt").path])
+        #expect(withNeutral.status == 0 && withNeutral.stdout.contains("on 787 product sentences"), "\(withNeutral.stdout) \(withNeutral.stderr)")
+        let hardNeutral = try await runProcess(loupeExecutable(), ["train", "sentiment", "--corpus", "product", "--neutral", "--data", data])
+        #expect(hardNeutral.status != 0 && hardNeutral.stderr.contains("--neutral needs --soft-labels"), "\(hardNeutral.stderr)")
         let wrongKind = try await runProcess(loupeExecutable(), ["train", "sentiment", "--model", "minilm", "--data", data, "--init-from", scratch])
         #expect(wrongKind.status != 0 && wrongKind.stderr.contains("is a scratch model, not minilm"), "\(wrongKind.stderr)")
         let timed = try await runProcess(loupeExecutable(), ["eval", "sentiment", "--model", scratch, "--corpus", "product", "--data", data, "--json"])
@@ -72,6 +79,34 @@ import Testing
                 "\(timed.stdout) \(timed.stderr)")
         let missing = try await runProcess(loupeExecutable(), ["sentiment", "--model", dir.appendingPathComponent("none.pt").path, "x"])
         #expect(missing.status != 0 && missing.stderr.contains("no sentiment model"), "\(missing.stderr)")
+    }
+
+    /// `loupe train sentiment-mlm` continues MiniLM on masked review texts and writes a model that
+    /// `train sentiment --init-from` fine-tunes; it reports the masked-token loss before and after.
+    @Test(.timeLimit(.minutes(8))) func pretrainsWithMaskedLanguageModelling() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-sentiment-mlm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = repositoryRoot.appendingPathComponent(".cache/data/reviews").path
+        let mlm = dir.appendingPathComponent("mlm.pt").path
+        let pretrain = try await runProcess(loupeExecutable(), ["train", "sentiment-mlm", "--corpus", "product", "--limit", "64", "--epochs", "1",
+                                                                "--data", data, "--run", dir.appendingPathComponent("run").path, "--out", mlm])
+        #expect(pretrain.status == 0, "\(pretrain.stderr)")
+        #expect(pretrain.stdout.contains("on 64 product texts, validating on 267"), "\(pretrain.stdout)")
+        #expect(pretrain.stderr.contains("before: validation masked-token loss") && pretrain.stderr.contains("mlm epoch 1/1"), "\(pretrain.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/mlm-loss.png").path))
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: mlm.replacingOccurrences(of: ".pt", with: ".json")))) as? [String: Any]
+        let version = config?["version"] as? String ?? ""
+        #expect(version.hasPrefix("sentiment-mlm-product-") && config?["initialisation"] as? String == "minilm", "\(String(describing: config))")
+        let tuned = dir.appendingPathComponent("tuned.pt").path
+        let fineTune = try await runProcess(loupeExecutable(), ["train", "sentiment", "--corpus", "product", "--model", "minilm", "--limit", "64",
+                                                                "--epochs", "1", "--data", data, "--run", dir.appendingPathComponent("run2").path,
+                                                                "--init-from", mlm, "--out", tuned])
+        #expect(fineTune.status == 0 && fineTune.stdout.contains("test accuracy"), "\(fineTune.stderr)")
+        let tunedConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tuned.replacingOccurrences(of: ".pt", with: ".json")))) as? [String: Any]
+        #expect(tunedConfig?["startedFrom"] as? String == version, "\(String(describing: tunedConfig))")
+        let refused = try await runProcess(loupeExecutable(), ["train", "sentiment-mlm", "--mask-fraction", "1", "--data", data])
+        #expect(refused.status != 0 && refused.stderr.contains("--mask-fraction must be between 0 and 1"), "\(refused.stderr)")
     }
 
     /// `loupe reviews import`: good rows are scored and stored, bad ones reported by line and skipped.
