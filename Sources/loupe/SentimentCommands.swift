@@ -35,6 +35,25 @@ enum SentimentPaths {
 
 extension ReviewCorpus: ExpressibleByArgument {}
 
+enum TrainingSentences {
+    /// The sentences a training run sees: --corpus's train split (its first `limit`), its neutral-band
+    /// sentences with `neutral`, and the train and validation splits of each `also` corpus; validation and
+    /// test are --corpus's.
+    static func load(corpus: ReviewCorpus, also: [ReviewCorpus], neutral: Bool, limit: Int?, directory: URL,
+                     seed: UInt64) throws -> (train: [ReviewSentence], validation: [ReviewSentence], test: [ReviewSentence]) {
+        let all = try ReviewCorpus.load(corpus, directory: directory)
+        let splits = ReviewCorpus.splits(corpus, sentences: all, seed: seed)
+        var train = splits[.train]!
+        if let limit { train = Array(train.prefix(limit)) }
+        if neutral { train += all.filter { $0.label == nil } }
+        for extra in also {
+            let more = ReviewCorpus.splits(extra, sentences: try ReviewCorpus.load(extra, directory: directory), seed: seed)
+            train += more[.train]! + more[.validation]!
+        }
+        return (train, splits[.validation]!, splits[.test]!)
+    }
+}
+
 extension TrainCommand {
     struct Sentiment: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -76,16 +95,8 @@ extension TrainCommand {
             guard !neutral || softLabels != nil else { throw ValidationError("--neutral needs --soft-labels: a neutral sentence has no sign to learn") }
             let directory = data.map { URL(fileURLWithPath: $0) } ?? ReviewCorpus.defaultDirectory
             guard !also.contains(corpus), Set(also).count == also.count else { throw ValidationError("--also names --corpus or a corpus twice") }
-            let sentences = try ReviewCorpus.load(corpus, directory: directory)
-            let splits = ReviewCorpus.splits(corpus, sentences: sentences, seed: runtime.seed)
-            var train = splits[.train]!
-            let validation = splits[.validation]!, test = splits[.test]!
-            if let limit { train = Array(train.prefix(limit)) }
-            if neutral { train += sentences.filter { $0.label == nil } }
-            for extra in also {
-                let more = ReviewCorpus.splits(extra, sentences: try ReviewCorpus.load(extra, directory: directory), seed: runtime.seed)
-                train += more[.train]! + more[.validation]!
-            }
+            let (train, validation, test) = try TrainingSentences.load(corpus: corpus, also: also, neutral: neutral, limit: limit,
+                                                                        directory: directory, seed: runtime.seed)
             let corpusName = ([corpus] + also).map(\.rawValue).joined(separator: "+")
             guard train.count >= batchSize else { throw ValidationError("\(train.count) training sentences are fewer than one batch of \(batchSize)") }
             if model == .nbsvm { return try trainNBSVM(train: train, validation: validation, test: test, corpusName: corpusName) }
@@ -170,7 +181,7 @@ extension TrainCommand {
         @Option var batchSize = 32
         @Option(name: .customLong("lr"), help: "Peak learning rate (warm-up 6 %, then cosine).") var learningRate = 1e-4
         @Option(help: "Share of word pieces masked per sentence.") var maskFraction = 0.15
-        @Option(help: "Use at most N texts (quick runs).") var limit: Int?
+        @Option(help: "Use at most N of --corpus's train-split texts (quick runs).") var limit: Int?
         @Option(help: "Run directory (default .cache/runs/sentiment-mlm-<corpus>-<time>).") var run: String?
         @Option(help: "Where to copy the model (default .cache/models/sentiment/<version>.pt).") var out: String?
         @Option(help: "Directory of the review corpora (default .cache/data/reviews).") var data: String?
@@ -182,15 +193,9 @@ extension TrainCommand {
             guard maskFraction > 0, maskFraction < 1 else { throw ValidationError("--mask-fraction must be between 0 and 1") }
             guard !also.contains(corpus), Set(also).count == also.count else { throw ValidationError("--also names --corpus or a corpus twice") }
             let directory = data.map { URL(fileURLWithPath: $0) } ?? ReviewCorpus.defaultDirectory
-            let sentences = try ReviewCorpus.load(corpus, directory: directory)
-            let splits = ReviewCorpus.splits(corpus, sentences: sentences, seed: runtime.seed)
-            var texts = splits[.train]!.map(\.text)
-            if neutral { texts += sentences.filter { $0.label == nil }.map(\.text) }
-            for extra in also {
-                let more = ReviewCorpus.splits(extra, sentences: try ReviewCorpus.load(extra, directory: directory), seed: runtime.seed)
-                texts += (more[.train]! + more[.validation]!).map(\.text)
-            }
-            if let limit { texts = Array(texts.prefix(limit)) }
+            let (train, validation, _) = try TrainingSentences.load(corpus: corpus, also: also, neutral: neutral, limit: limit,
+                                                                    directory: directory, seed: runtime.seed)
+            let texts = train.map(\.text)
             guard texts.count >= batchSize else { throw ValidationError("\(texts.count) texts are fewer than one batch of \(batchSize)") }
             let miniLM = URL(fileURLWithPath: SentimentPaths.miniLM)
             let tokenizer = try WordPieceTokenizer(vocabularyFile: miniLM.appendingPathComponent("vocab.txt"))
@@ -201,10 +206,10 @@ extension TrainCommand {
             var options = MaskedLanguageOptions()
             (options.epochs, options.batchSize, options.learningRate, options.maskFraction, options.seed) = (epochs, batchSize, learningRate, maskFraction, runtime.seed)
             let runURL = URL(fileURLWithPath: run ?? ".cache/runs/sentiment-mlm-\(corpusName)-\(runTimestamp())")
-            print("masked-language-model pretraining of MiniLM-L6 on \(texts.count) \(corpusName) texts, validating on \(splits[.validation]!.count); run directory \(runURL.path)")
+            print("masked-language-model pretraining of MiniLM-L6 on \(texts.count) \(corpusName) texts, validating on \(validation.count); run directory \(runURL.path)")
             let bar = LineProgress()
             let model = SentimentModel(config: config, tokenizer: tokenizer, network: network)
-            let pretrainer = MaskedLanguagePretrainer(model: model, options: options, texts: texts, validation: splits[.validation]!.map(\.text),
+            let pretrainer = MaskedLanguagePretrainer(model: model, options: options, texts: texts, validation: validation.map(\.text),
                                                       runDirectory: runURL, log: { bar.log($0) }, progress: { bar.update($0, $1, $2) })
             try pretrainer.run()
             bar.finish()
