@@ -126,11 +126,10 @@ public struct MaskedLanguagePretrainer {
 
     func batch(_ texts: [String], rng: inout SeededGenerator, masking: TokenMasking) throws -> (ids: Tensor, mask: Tensor, targets: [Int]) {
         let masked = texts.map { masking(model.tokenizer.encode($0, maxLength: model.config.maxLength), using: &rng) }
-        let (ids, mask) = model.tokenizer.pad(masked.map(\.ids))
-        let width = ids.first?.count ?? 0
+        let (ids, mask) = try model.tensors(masked.map(\.ids))                                 // (N, L)
+        let width = ids.shape[1]
         let targets = masked.flatMap { $0.targets + [Int](repeating: TokenMasking.ignored, count: width - $0.targets.count) }
-        let shape = [texts.count, width]
-        return (try Tensor(ids.flatMap { $0.map(Int64.init) }, shape: shape), try Tensor(mask.flatMap { $0.map(Int64.init) }, shape: shape), targets)
+        return (ids, mask, targets)
     }
 
     func evaluate(head: MaskedLanguageHead, masking: TokenMasking) throws -> (loss: Double, accuracy: Double) {
