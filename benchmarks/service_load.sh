@@ -59,4 +59,11 @@ extra=$(psql "$bench_url" -Atc "SELECT count(*) FROM drafts WHERE id > $before A
 orphans=$(psql "$bench_url" -Atc "SELECT count(*) FROM drafts d WHERE NOT EXISTS (SELECT 1 FROM draft_images i WHERE i.draft_id = d.id)")
 echo "restart: 201 responses $created, their drafts missing $missing, other new drafts $extra (uploads in flight when wrk stopped), drafts without photos $orphans"
 curl -s -o /dev/null -w "after restart: readyz %{http_code}\n" localhost:$port/readyz
+# Every upload was its own photo (upload.lua makes each file different), so each was written to the
+# object store rather than found there already. Objects beyond those are the photos of uploads whose
+# transaction failed during the restart: unreferenced, for the object collector.
+read -r images distinct < <(psql "$bench_url" -AtF' ' -c "SELECT count(*), count(DISTINCT object_key) FROM draft_images")
+files=$(find "$work/objects/objects" -type f | wc -l)
+echo "photos: $images draft images, $distinct distinct objects, $((files - distinct)) unreferenced objects in the store"
+[ "$images" -eq "$distinct" ] && [ "$files" -ge "$distinct" ] || { echo "FAIL: uploads were not all distinct photos" >&2; exit 1; }
 [ "$created" -gt 0 ] && [ "$created" -eq "${answered:-0}" ] && [ "$missing" -eq 0 ] && [ "$extra" -le 8 ] && [ "$orphans" -eq 0 ] || { echo "FAIL: rows and responses disagree" >&2; exit 1; }
