@@ -171,16 +171,15 @@ public final class Drafter {
             return Claim(value: value, confidence: confidence)
         }
         let category = claim("category"), metal = claim("metal"), style = claim("style"), finish = claim("finish")
-        // Gemstones: every value the head believes more likely than not; a value in the uncertain band
-        // (neither clearly present nor clearly absent) sends the field to review.
+        // Gemstones: every value the head believes more likely than not, else the likeliest one
+        // (`gemstoneSet`). A listed value below the claim threshold, any value in the uncertain band
+        // (neither clearly present nor clearly absent), or "no stones" against a stone sends the field
+        // to review.
         let t = thresholds.gemstone
-        var gems = p.gemstones.filter { $0.value >= 0.5 }.sorted { $0.value > $1.value }.map { Claim(value: $0.key, confidence: $0.value) }
-        // "No stones" and a stone contradict each other: keep the likelier side and send the field to review.
-        if gems.count > 1, let none = gems.first(where: { $0.value == "none" }) {
-            gems = gems[0].value == "none" ? [none] : gems.filter { $0.value != "none" }
-            review.insert("gemstones")
-        }
-        if p.gemstones.values.contains(where: { $0 > 1 - t && $0 < t }) || gems.isEmpty { review.insert("gemstones") }
+        let (set, conflict) = p.gemstoneSet(exclusive: grounding.taxonomy.gemstone.exclusive ?? "none")
+        let gems = set.map { Claim(value: $0.value, confidence: $0.confidence) }
+        if conflict || gems.isEmpty || gems.contains(where: { $0.confidence < t })
+            || p.gemstones.values.contains(where: { $0 > 1 - t && $0 < t }) { review.insert("gemstones") }
         let order = ["category", "metal", "gemstones", "style", "finish"]
         return Draft(title: title.text, description: description.text, category: category,
                      attributes: .init(metal: metal, gemstones: gems, style: style, finish: finish),

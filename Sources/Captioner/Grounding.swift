@@ -151,6 +151,19 @@ public struct AttributeProbabilities: Sendable, Codable, Equatable {
     public func top(_ field: String) -> (value: String, confidence: Double)? {
         single[field]?.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }.map { ($0.key, $0.value) }
     }
+
+    /// The predicted gemstone set, likeliest first: every value the head believes more likely than not;
+    /// when none is, the single likeliest value — every product has at least one (`none` is a value of
+    /// its own), and an empty answer would count "no stones" by default. "No stones" and a stone never
+    /// come together: the likelier side is kept and `conflict` says so. Values below a claim threshold
+    /// are predictions to confirm, not claims (`Drafter.compose` flags them, the text never states them).
+    public func gemstoneSet(exclusive: String = "none") -> (values: [(value: String, confidence: Double)], conflict: Bool) {
+        let ranked = gemstones.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { (value: $0.key, confidence: $0.value) }
+        guard let first = ranked.first else { return ([], false) }
+        let likely = ranked.filter { $0.confidence >= 0.5 }
+        guard likely.count > 1, likely.contains(where: { $0.value == exclusive }) else { return (likely.isEmpty ? [first] : likely, false) }
+        return (likely[0].value == exclusive ? [likely[0]] : likely.filter { $0.value != exclusive }, true)
+    }
 }
 
 /// Probability a field's claim must reach before the text may make it.
