@@ -67,7 +67,7 @@ struct DraftController: Sendable {
         let fields: [DraftField: (FieldValue, Double?)] = [
             .title: (.text(d.title), nil), .description: (.text(d.description), nil),
             .category: (.text(d.category.value), d.category.confidence), .metal: (.text(d.attributes.metal.value), d.attributes.metal.confidence),
-            // No stone above 0.5 (not even "none"): nothing is claimed, so there is no confidence to record.
+            // The listed stones (never empty from a gemstone head: `gemstoneSet`) and the lowest confidence.
             .gemstones: (.list(gems.map(\.value).sorted()), gems.map(\.confidence).min()),
             .style: (.text(d.attributes.style.value), d.attributes.style.confidence),
             .finish: (.text(d.attributes.finish.value), d.attributes.finish.confidence),
