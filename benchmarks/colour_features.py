@@ -1,0 +1,105 @@
+"""Do hand-made colour statistics add to the frozen encoder's pooled features for metal and gemstones?
+
+A measurement for issue 4, not part of the product: 5-fold cross-validation over the committed
+catalogue's training products, the same small head (Linear 256, LayerNorm, GELU, dropout 0.2, AdamW 1e-3,
+40 epochs) on (a) the encoder's pooled multi-scale vector, (b) that plus colour statistics, (c) colour
+statistics alone. Gemstone sets are decided as the drafts decide them: every stone above 0.5, else the
+likeliest (`AttributeProbabilities.gemstoneSet`).
+
+Colour statistics, from the 256-px render: the background's colour (median of the border) and its
+chromaticity; over the pixels that differ from it (the piece), a 10×10 chromaticity histogram, a
+brightness histogram, RGB quantiles, chromaticity quantiles, mean, standard deviation and mean relative
+to the background; and hue histograms (24 bins) of pixels above three saturation and two value floors,
+plus a value histogram of unsaturated pixels.
+
+Usage (the pooled features come from the trainer's cache of one plain view per training product):
+  loupe train captioner --views 1 --epochs 1 --no-register --activate never --run /tmp/cf --out /tmp/cf.pt
+  .cache/pyref-torch/bin/python benchmarks/colour_features.py .cache/features/features-<newest>.pt
+"""
+import hashlib, json, subprocess, sys
+import numpy as np, torch
+from PIL import Image
+
+root = "Fixtures/catalogue/"
+rows = [json.loads(l) for l in open(root + "catalogue.jsonl")]
+metals = ["yellow-gold", "white-gold", "rose-gold", "sterling-silver", "platinum", "copper", "brass", "two-tone"]
+gems = ["none", "diamond", "cubic-zirconia", "ruby", "sapphire", "emerald", "amethyst", "topaz", "pearl", "turquoise", "onyx", "garnet"]
+
+
+def split(external_id):  # DatasetSplit.of
+    v = int.from_bytes(hashlib.sha256(external_id.encode()).digest()[:8], "big") % 100
+    return "train" if v < 80 else ("validation" if v < 90 else "test")
+
+
+def colour_statistics(path):
+    image = Image.open(root + path).convert("RGB")
+    im = np.asarray(image, dtype=np.float32) / 255
+    border = np.concatenate([im[0], im[-1], im[:, 0], im[:, -1]])
+    bg = np.median(border, axis=0)
+    px = im.reshape(-1, 3)
+    distance = np.abs(im - bg).sum(-1).ravel()
+    fg = px[distance > 0.15]
+    if len(fg) < 50:
+        fg = px[np.argsort(-distance)[:500]]
+    chroma = fg / (fg.sum(-1, keepdims=True) + 1e-3)
+    hist2d, _, _ = np.histogram2d(chroma[:, 0], chroma[:, 1], bins=10, range=[[0.2, 0.6], [0.2, 0.45]])
+    brightness, _ = np.histogram(fg.max(-1), bins=10, range=(0, 1))
+    parts = [bg, bg / (bg.sum() + 1e-3), hist2d.ravel() / len(fg), brightness / len(fg),
+             np.quantile(fg, [0.1, 0.25, 0.5, 0.75, 0.9, 0.97], axis=0).ravel(), np.quantile(chroma, [0.1, 0.5, 0.9], axis=0).ravel(),
+             fg.mean(0), fg.std(0), chroma.mean(0), fg.mean(0) / (bg + 1e-3)]
+    hsv = np.asarray(image.convert("HSV"), dtype=np.float32) / 255
+    h, s, v = hsv[..., 0].ravel(), hsv[..., 1].ravel(), hsv[..., 2].ravel()
+    for smin in [0.25, 0.5, 0.75]:
+        for vmin in [0.0, 0.3]:
+            parts.append(np.log1p(np.histogram(h[(s > smin) & (v > vmin)], bins=24, range=(0, 1))[0]))
+    parts.append(np.log1p(np.histogram(v[s < 0.15], bins=10, range=(0, 1))[0]))
+    return np.concatenate([np.ravel(p) for p in parts]).astype(np.float32)
+
+
+def main():
+    pooled = torch.load(sys.argv[1])["pooled"].float()
+    url = subprocess.check_output(["scripts/postgres.sh", "url"], text=True).strip()
+    train = subprocess.check_output(["psql", url, "-Atc", "SELECT external_id FROM products WHERE split = 'train' "
+                                     "AND source = 'catalogue' ORDER BY id"], text=True).split()
+    by_id = {r["external_id"]: r for r in rows}
+    chosen = [by_id[e] for e in train]  # the trainer's order: products by id
+    assert len(chosen) == pooled.shape[0], "the cache is not one plain view per training product"
+    assert all(split(r["external_id"]) == "train" for r in chosen)
+    colour = torch.tensor(np.stack([colour_statistics(r["images"][0]) for r in chosen]))
+    metal = torch.tensor([metals.index(r["attributes"]["metal"]) for r in chosen])
+    stones = torch.tensor([[g in r["attributes"]["gemstones"] for g in gems] for r in chosen], dtype=torch.float32)
+    z = lambda x: (x - x.mean(0)) / (x.std(0) + 1e-4)
+    cnn, colour = z(pooled), z(colour)
+    torch.manual_seed(0)
+    folds = torch.randperm(len(chosen)) % 5
+    for name, x in [("encoder", cnn), ("encoder + colour", torch.cat([cnn, colour], 1)), ("colour", colour)]:
+        metal_acc, gem_acc = [], []
+        for f in range(5):
+            train_rows, test_rows = (folds != f).nonzero().squeeze(1), folds == f
+            torch.manual_seed(f)
+            head = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 256), torch.nn.LayerNorm(256), torch.nn.GELU(),
+                                       torch.nn.Dropout(0.2), torch.nn.Linear(256, 8 + len(gems)))
+            optimizer = torch.optim.AdamW(head.parameters(), 1e-3, weight_decay=0.01)
+            for _ in range(40):
+                head.train()
+                order = train_rows[torch.randperm(len(train_rows))]
+                for b in range(0, len(order), 32):
+                    j = order[b:b + 32]
+                    out = head(x[j])
+                    loss = torch.nn.functional.cross_entropy(out[:, :8], metal[j]) + \
+                        torch.nn.functional.binary_cross_entropy_with_logits(out[:, 8:], stones[j], reduction="sum") / len(j)
+                    optimizer.zero_grad(); loss.backward(); optimizer.step()
+            head.eval()
+            with torch.no_grad():
+                out = head(x[test_rows])
+            metal_acc.append((out[:, :8].argmax(1) == metal[test_rows]).float().mean().item())
+            p = torch.sigmoid(out[:, 8:])
+            listed = p >= 0.5
+            top = p.argmax(1)
+            listed[torch.arange(len(top)), top] |= ~listed.any(1)  # the likeliest when none reaches 0.5
+            gem_acc.append((listed == (stones[test_rows] > 0.5)).all(1).float().mean().item())
+        print(f"{name:17s} metal {np.mean(metal_acc):.3f} ± {np.std(metal_acc):.3f}   gemstone set {np.mean(gem_acc):.3f} ± {np.std(gem_acc):.3f}")
+
+
+if __name__ == "__main__":
+    main()
