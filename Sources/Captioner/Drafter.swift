@@ -176,7 +176,7 @@ public final class Drafter {
         // (neither clearly present nor clearly absent), or "no stones" against a stone sends the field
         // to review.
         let t = thresholds.gemstone
-        let (set, conflict) = p.gemstoneSet(exclusive: grounding.taxonomy.gemstone.exclusive ?? "none")
+        let (set, conflict) = p.gemstoneSet(exclusive: grounding.taxonomy.gemstone.exclusive)
         let gems = set.map { Claim(value: $0.value, confidence: $0.confidence) }
         if conflict || gems.isEmpty || gems.contains(where: { $0.confidence < t })
             || p.gemstones.values.contains(where: { $0 > 1 - t && $0 < t }) { review.insert("gemstones") }

@@ -87,7 +87,7 @@ public enum Evaluator {
                 // cannot tell them apart).
                 var exact = 0, families = 0, predictedFlags: [Bool] = [], trueFlags: [Bool] = []
                 for (p, e) in zip(probabilities, examples) {
-                    let predicted = Set(p.gemstoneSet().values.map(\.value))  // as the draft lists them
+                    let predicted = Set(p.gemstoneSet(exclusive: grounding.taxonomy.gemstone.exclusive).values.map(\.value))  // as the draft lists them
                     if predicted == Set(e.attributes.gemstones) { exact += 1 }
                     if Set(predicted.map(Grounding.gemstoneFamily)) == Set(e.attributes.gemstones.map(Grounding.gemstoneFamily)) { families += 1 }
                     for value in field.values where value != "none" {

@@ -157,11 +157,12 @@ public struct AttributeProbabilities: Sendable, Codable, Equatable {
     /// its own), and an empty answer would count "no stones" by default. "No stones" and a stone never
     /// come together: the likelier side is kept and `conflict` says so. Values below a claim threshold
     /// are predictions to confirm, not claims (`Drafter.compose` flags them, the text never states them).
-    public func gemstoneSet(exclusive: String = "none") -> (values: [(value: String, confidence: Double)], conflict: Bool) {
+    /// `exclusive` is the taxonomy's "no stones" value (`Taxonomy.gemstone.exclusive`).
+    public func gemstoneSet(exclusive: String?) -> (values: [(value: String, confidence: Double)], conflict: Bool) {
         let ranked = gemstones.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { (value: $0.key, confidence: $0.value) }
         guard let first = ranked.first else { return ([], false) }
         let likely = ranked.filter { $0.confidence >= 0.5 }
-        guard likely.count > 1, likely.contains(where: { $0.value == exclusive }) else { return (likely.isEmpty ? [first] : likely, false) }
+        guard likely.count > 1, let exclusive, likely.contains(where: { $0.value == exclusive }) else { return (likely.isEmpty ? [first] : likely, false) }
         return (likely[0].value == exclusive ? [likely[0]] : likely.filter { $0.value != exclusive }, true)
     }
 }

@@ -130,7 +130,7 @@ import Testing
 
     @Test func gemstoneSetRanksAndBreaksTiesBySlug() {
         func set(_ g: [String: Double]) -> ([String], Bool) {
-            let (values, conflict) = AttributeProbabilities(single: [:], gemstones: g).gemstoneSet()
+            let (values, conflict) = AttributeProbabilities(single: [:], gemstones: g).gemstoneSet(exclusive: Taxonomy.standard.gemstone.exclusive)
             return (values.map(\.value), conflict)
         }
         #expect(set(["diamond": 0.3, "cubic-zirconia": 0.3, "none": 0.1]) == (["cubic-zirconia"], false))
