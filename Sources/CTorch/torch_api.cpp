@@ -9,6 +9,7 @@
 #include <malloc.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <atomic>
 #include <immintrin.h>
 #include <cstdio>
@@ -1234,3 +1235,173 @@ lt_error lt_decoder_reorder(lt_decoder decoder, const int64_t *parents, int rows
 }
 
 }  // extern "C"
+
+// MARK: colour statistics
+//
+// Plain loops over one small image at a time (the encoder's 224-px view: 50 k pixels, well under a
+// millisecond), in float64, with NumPy's conventions so that scripts/reference/colour_statistics.py
+// gives the same numbers: histogram bins from linspace edges with the last bin closed, linear quantiles
+// with NumPy's lerp, the median of an even count as the mean of the middle two, population deviation.
+
+namespace {
+
+constexpr int kColourStatistics = LT_COLOUR_STATISTICS;
+
+// Equal bins over [lo, hi] as numpy.histogram and histogram2d place a value: edges[i] ≤ v < edges[i + 1],
+// the last bin closed; −1 outside the range.
+struct Bins {
+    int count;
+    double lo, hi;
+    std::vector<double> edges;
+    Bins(int count, double lo, double hi) : count(count), lo(lo), hi(hi), edges(count + 1) {
+        const double step = (hi - lo) / count;
+        for (int i = 0; i <= count; i++) edges[i] = i * step + lo;
+        edges[count] = hi;
+    }
+    int operator()(double v) const {
+        if (!(v >= lo && v <= hi)) return -1;
+        int i = static_cast<int>(((v - lo) / (hi - lo)) * count);
+        if (i >= count) i = count - 1;
+        if (v < edges[i]) i--;
+        if (i < count - 1 && v >= edges[i + 1]) i++;
+        return i;
+    }
+};
+
+// numpy.quantile's default ("linear") on sorted values.
+double quantile(const std::vector<double> &sorted, double q) {
+    const double position = q * static_cast<double>(sorted.size() - 1);
+    const double below = std::floor(position);
+    const size_t i = static_cast<size_t>(below), j = std::min(i + 1, sorted.size() - 1);
+    const double t = position - below, a = sorted[i], b = sorted[j], d = b - a;
+    return t >= 0.5 ? b - d * (1 - t) : a + d * t;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// One image: pixels (H·W, 3) row-major in [0, 1] → kColourStatistics values.
+void colour_statistics(const double *px, int64_t h, int64_t w, float *out) {
+    const int64_t n = h * w;
+    std::vector<double> features;
+    features.reserve(kColourStatistics);
+    // The background: the median of the border (top row, bottom row, left column, right column).
+    double bg[3];
+    for (int c = 0; c < 3; c++) {
+        std::vector<double> border;
+        border.reserve(2 * (h + w));
+        for (int64_t x = 0; x < w; x++) border.push_back(px[x * 3 + c]);
+        for (int64_t x = 0; x < w; x++) border.push_back(px[((h - 1) * w + x) * 3 + c]);
+        for (int64_t y = 0; y < h; y++) border.push_back(px[(y * w) * 3 + c]);
+        for (int64_t y = 0; y < h; y++) border.push_back(px[(y * w + w - 1) * 3 + c]);
+        bg[c] = median(std::move(border));
+    }
+    const double bgSum = bg[0] + bg[1] + bg[2];
+    for (double v : bg) features.push_back(v);
+    for (double v : bg) features.push_back(v / (bgSum + 1e-3));
+    // The piece: pixels far enough from the background, else the 500 farthest (stable order).
+    std::vector<double> distance(n);
+    std::vector<int64_t> piece;
+    for (int64_t i = 0; i < n; i++) {
+        distance[i] = std::abs(px[i * 3] - bg[0]) + std::abs(px[i * 3 + 1] - bg[1]) + std::abs(px[i * 3 + 2] - bg[2]);
+        if (distance[i] > 0.15) piece.push_back(i);
+    }
+    if (piece.size() < 50) {
+        std::vector<int64_t> order(n);
+        for (int64_t i = 0; i < n; i++) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return distance[a] > distance[b]; });
+        order.resize(std::min<int64_t>(n, 500));
+        std::sort(order.begin(), order.end());
+        piece = std::move(order);
+    }
+    const double m = static_cast<double>(piece.size());
+    std::vector<double> rgb[3], chroma[3];
+    std::vector<double> hist2d(100, 0), brightness(10, 0);
+    const Bins red(10, 0.2, 0.6), green(10, 0.2, 0.45), unit(10, 0, 1);
+    for (int64_t i : piece) {
+        const double *p = px + i * 3;
+        const double sum = p[0] + p[1] + p[2] + 1e-3;
+        for (int c = 0; c < 3; c++) {
+            rgb[c].push_back(p[c]);
+            chroma[c].push_back(p[c] / sum);
+        }
+        const int r = red(p[0] / sum), g = green(p[1] / sum);
+        if (r >= 0 && g >= 0) hist2d[r * 10 + g] += 1;
+        const int b = unit(std::max({p[0], p[1], p[2]}));
+        if (b >= 0) brightness[b] += 1;
+    }
+    for (double v : hist2d) features.push_back(v / m);
+    for (double v : brightness) features.push_back(v / m);
+    double mean[3], deviation[3], chromaMean[3];
+    for (int c = 0; c < 3; c++) {
+        double s = 0, cs = 0;
+        for (size_t k = 0; k < piece.size(); k++) s += rgb[c][k], cs += chroma[c][k];
+        mean[c] = s / m;
+        chromaMean[c] = cs / m;
+        double squares = 0;
+        for (double v : rgb[c]) squares += (v - mean[c]) * (v - mean[c]);
+        deviation[c] = std::sqrt(squares / m);
+        std::sort(rgb[c].begin(), rgb[c].end());
+        std::sort(chroma[c].begin(), chroma[c].end());
+    }
+    for (double q : {0.1, 0.25, 0.5, 0.75, 0.9, 0.97})
+        for (int c = 0; c < 3; c++) features.push_back(quantile(rgb[c], q));
+    for (double q : {0.1, 0.5, 0.9})
+        for (int c = 0; c < 3; c++) features.push_back(quantile(chroma[c], q));
+    for (double v : mean) features.push_back(v);
+    for (double v : deviation) features.push_back(v);
+    for (double v : chromaMean) features.push_back(v);
+    for (int c = 0; c < 3; c++) features.push_back(mean[c] / (bg[c] + 1e-3));
+    // Hue histograms of saturated pixels and a value histogram of grey ones, over the whole image.
+    const double saturations[3] = {0.25, 0.5, 0.75}, values[2] = {0.0, 0.3};
+    std::vector<double> hue(6 * 24, 0), grey(10, 0);
+    const Bins hueBins(24, 0, 1);
+    for (int64_t i = 0; i < n; i++) {
+        const double r = px[i * 3], g = px[i * 3 + 1], b = px[i * 3 + 2];
+        const double v = std::max({r, g, b}), c = v - std::min({r, g, b});
+        const double s = v > 0 ? c / v : 0;
+        double hh = 0;
+        if (c > 0) {
+            if (v == r) hh = std::fmod((g - b) / c, 6.0), hh += hh < 0 ? 6 : 0;
+            else if (v == g) hh = (b - r) / c + 2;
+            else hh = (r - g) / c + 4;
+            hh /= 6;
+        }
+        if (s < 0.15) {
+            const int k = unit(v);
+            if (k >= 0) grey[k] += 1;
+        }
+        const int k = hueBins(hh);
+        if (k < 0) continue;
+        for (int si = 0; si < 3; si++)
+            for (int vi = 0; vi < 2; vi++)
+                if (s > saturations[si] && v > values[vi]) hue[(si * 2 + vi) * 24 + k] += 1;
+    }
+    for (double v : hue) features.push_back(std::log1p(v));
+    for (double v : grey) features.push_back(std::log1p(v));
+    if (static_cast<int>(features.size()) != kColourStatistics) throw std::logic_error("colour statistics: wrong count");
+    for (int i = 0; i < kColourStatistics; i++) out[i] = static_cast<float>(features[i]);
+}
+
+}  // namespace
+
+extern "C" lt_error lt_colour_statistics(lt_tensor x, lt_tensor *out) {
+    PROTECT({
+        const auto &t = T(x);
+        if (t.dim() != 4 || t.size(1) != 3) throw std::invalid_argument("colour statistics expect an (N, 3, H, W) tensor");
+        if (t.size(2) < 2 || t.size(3) < 2) throw std::invalid_argument("colour statistics need images of at least 2 × 2 pixels");
+        // (N, H, W, 3) float64, contiguous: one image's pixels are consecutive RGB triples.
+        const auto pixels = t.detach().to(torch::kCPU, torch::kFloat64).permute({0, 2, 3, 1}).contiguous();
+        const int64_t count = t.size(0), h = t.size(2), w = t.size(3);
+        auto result = torch::empty({count, kColourStatistics}, torch::kFloat32);
+        const double *source = pixels.data_ptr<double>();
+        float *target = result.data_ptr<float>();
+        at::parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; i++) colour_statistics(source + i * h * w * 3, h, w, target + i * kColourStatistics);
+        });
+        *out = wrap(result);
+    })
+}

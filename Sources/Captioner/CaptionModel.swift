@@ -41,7 +41,12 @@ public struct CaptionerConfig: Codable, Sendable {
     /// Calibration temperatures per field (logits / T), fitted on validation after training.
     public var temperatures: [String: Double] = [:]
     public var thresholds = GroundingThresholds()
+    /// The attribute heads also see `Functional.colourStatistics` of the encoder's input, standardised
+    /// by the training set's mean and deviation (buffers `heads.colour_mean`, `heads.colour_std`). Nil in
+    /// models saved before it existed: off.
+    public var colourStatistics: Bool? = nil
 
+    public var usesColourStatistics: Bool { colourStatistics ?? false }
     public var gridSide: Int { (imageSize + 31) / 32 }
 
     public init(vocabulary: Vocabulary, taxonomy: Taxonomy) {
@@ -52,10 +57,11 @@ public struct CaptionerConfig: Codable, Sendable {
 }
 
 /// What the encoder says about a batch of photos: the head's grid for the decoder to attend over and a
-/// pooled multi-scale vector for the attribute heads.
+/// pooled multi-scale vector for the attribute heads (followed by the photos' colour statistics when the
+/// model uses them, `CaptionModel.headInputWidth` in all).
 public struct ImageFeatures {
     public let grid: Tensor    // (N, 1280, g, g)
-    public let pooled: Tensor  // (N, pooledWidth)
+    public let pooled: Tensor  // (N, headInputWidth)
     public init(grid: Tensor, pooled: Tensor) { (self.grid, self.pooled) = (grid, pooled) }
     public var count: Int { grid.shape[0] }
 }
@@ -71,6 +77,8 @@ public final class CaptionModel {
     let blocks: [DecoderBlock]
     let finalNorm: LayerNorm
     let headTrunk: Linear, headTrunkNorm: LayerNorm
+    /// Standardisation of the colour statistics (width colourStatisticsWidth); nil without them.
+    public let colourMean: Tensor?, colourStd: Tensor?
     let heads: [String: Linear]
     let dropout: Dropout
 
@@ -92,7 +100,15 @@ public final class CaptionModel {
         position = try (root / "decoder").parameter("pos", shape: [config.maxLength, d], initializer: .normal(std: 0.02))
         blocks = try (0 ..< config.layers).map { try DecoderBlock(root / "decoder" / "blocks" / $0, config: config) }
         finalNorm = try LayerNorm(root / "decoder" / "ln_f", shape: [d])
-        headTrunk = try Linear(root / "heads" / "trunk", inFeatures: encoder.pooledWidth, outFeatures: config.headHidden)
+        if config.usesColourStatistics {
+            let width = Functional.colourStatisticsWidth
+            colourMean = try (root / "heads").buffer("colour_mean", Tensor.zeros([width]))
+            colourStd = try (root / "heads").buffer("colour_std", Tensor.ones([width]))
+        } else {
+            (colourMean, colourStd) = (nil, nil)
+        }
+        let headInputWidth = encoder.pooledWidth + (config.usesColourStatistics ? Functional.colourStatisticsWidth : 0)
+        headTrunk = try Linear(root / "heads" / "trunk", inFeatures: headInputWidth, outFeatures: config.headHidden)
         headTrunkNorm = try LayerNorm(root / "heads" / "trunk_norm", shape: [config.headHidden])
         var heads: [String: Linear] = [:]
         for field in config.fields {
@@ -112,10 +128,35 @@ public final class CaptionModel {
         try store.load(prefixed, strict: false)
     }
 
-    /// Normalised images (N, 3, S, S) → grid (N, 1280, g, g) and pooled (N, pooledWidth) features.
+    /// What the attribute heads read per photo: the pooled features, then the colour statistics if used.
+    public var headInputWidth: Int {
+        encoder.pooledWidth + (config.usesColourStatistics ? Functional.colourStatisticsWidth : 0)
+    }
+
+    /// Normalised images (N, 3, S, S) → grid (N, 1280, g, g) and pooled (N, headInputWidth) features.
     public func encode(_ images: Tensor) throws -> ImageFeatures {
         let (grid, pooled) = try encoder.encode(images)
-        return ImageFeatures(grid: grid, pooled: pooled)
+        return ImageFeatures(grid: grid, pooled: try withColourStatistics(pooled, of: images))
+    }
+
+    /// The encoder's pooled vector (N, pooledWidth) of normalised `images` (N, 3, S, S), followed by the
+    /// images' raw colour statistics when the model uses them.
+    public func withColourStatistics(_ pooled: Tensor, of images: Tensor) throws -> Tensor {
+        guard config.usesColourStatistics else { return pooled }
+        let pixels = try EfficientNetLite.denormalize(images)  // (N, 3, S, S) in [0, 1]
+        return try Tensor.cat([pooled, Functional.colourStatistics(pixels).to(pooled.dtype)], dim: 1)
+    }
+
+    /// Sets the colour statistics' standardisation from raw statistics of training photos (M, width).
+    public func standardiseColourStatistics(from statistics: Tensor) throws {
+        guard let colourMean, let colourStd else { return }
+        precondition(statistics.rank == 2 && statistics.shape[1] == Functional.colourStatisticsWidth, "statistics are (M, \(Functional.colourStatisticsWidth))")
+        let x = try statistics.to(.float32)
+        try withNoGrad {
+            try colourMean.copy_(x.mean(dims: [0]))
+            // A constant statistic (a bin no photo fills) keeps unit scale instead of dividing by zero.
+            try colourStd.copy_(x.std(dims: [0]).clamp(min: 1e-2))
+        }
     }
 
     /// Feature grid → decoder memory (N, g·g, d).
@@ -127,7 +168,14 @@ public final class CaptionModel {
 
     /// Pooled features → logits per field: (N, values).
     public func attributeLogits(_ features: ImageFeatures) throws -> [String: Tensor] {
-        let trunk = try dropout(headTrunkNorm(headTrunk(features.pooled)).gelu())   // (N, hidden)
+        precondition(features.pooled.shape[1] == headInputWidth, "pooled features of width \(features.pooled.shape[1]), the heads read \(headInputWidth)")
+        var input = features.pooled                                                  // (N, headInputWidth)
+        if let colourMean, let colourStd {
+            let p = encoder.pooledWidth
+            let colour = try (input.slice(dim: 1, p ..< headInputWidth) - colourMean) / colourStd
+            input = try Tensor.cat([input.slice(dim: 1, 0 ..< p), colour], dim: 1)
+        }
+        let trunk = try dropout(headTrunkNorm(headTrunk(input)).gelu())   // (N, hidden)
         var out: [String: Tensor] = [:]
         for (name, head) in heads { out[name] = try head(trunk) }
         return out

@@ -151,6 +151,8 @@ public final class FeatureCache {
 
     static func cacheKey(examples: [CaptionExample], views: Int, augmenter: Augmenter?, seed: UInt64, config: CaptionerConfig) -> String {
         var text = "v2|\(views)|\(seed)|\(config.imageSize)|\(config.encoderMode.rawValue)|"
+        // Features with colour statistics appended are another cache (old keys stay valid for old models).
+        if config.usesColourStatistics { text += "colour\(Functional.colourStatisticsWidth)|" }
         // Sorted keys: without them the key order, and so the cache key, changes from process to process.
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys

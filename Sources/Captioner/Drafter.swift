@@ -141,7 +141,7 @@ public final class Drafter {
     public func encode(_ input: Tensor) throws -> ImageFeatures {
         if foldedEncoder == nil { foldedEncoder = try FoldedEncoder(model.encoder) }
         let (grid, pooled) = try foldedEncoder!.encode(input)
-        return ImageFeatures(grid: grid, pooled: pooled)
+        return ImageFeatures(grid: grid, pooled: try model.withColourStatistics(pooled, of: input))
     }
 
     /// A draft from one image's features.

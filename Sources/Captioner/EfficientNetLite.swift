@@ -87,6 +87,8 @@ public final class EfficientNetLite {
 
     /// [0, 1] RGB → the TF-Lite input scale, (x·255 − 127) / 128.
     public static func normalize(_ image: Tensor) throws -> Tensor { try (image * 255 - 127) / 128 }
+    /// Inverse of `normalize`: the encoder's input back to [0, 1].
+    public static func denormalize(_ input: Tensor) throws -> Tensor { try (input * 128 + 127) / 255 }
 }
 
 /// Inverted residual block: 1×1 expand → k×k depthwise (stride s) → 1×1 project, skip when shapes match.

@@ -32,6 +32,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var keepLast = false
     /// Ends the model's version instead of the encoder mode (retraining: "job12").
     public var versionTag: String? = nil
+    /// A new model's attribute heads also read the photo's colour statistics (`CaptionerConfig`); a
+    /// fine-tuned model keeps its parent's choice.
+    public var colourStatistics = true
 
     public init() {}
 
@@ -144,6 +147,7 @@ public final class CaptionTrainer {
         config.layers = options.layers
         config.dropout = options.dropout
         config.imageSize = options.imageSize
+        config.colourStatistics = options.colourStatistics
         return config
     }
 
@@ -189,6 +193,16 @@ public final class CaptionTrainer {
             }
             trainFeatures = parts.count == 1 ? parts[0] : FeatureCache(grid: try Tensor.cat(parts.map(\.grid)), pooled: try Tensor.cat(parts.map(\.pooled)),
                                                                         views: options.views)
+        }
+        if state.config.usesColourStatistics, state.epoch == 0, parent == nil {
+            // A new model's standardisation of the colour statistics: over every cached training view,
+            // or the plain training photos when the encoder trains (the features are not cached).
+            let statistics = if let trainFeatures {
+                try trainFeatures.pooled.slice(dim: 1, model.encoder.pooledWidth ..< model.headInputWidth)
+            } else {
+                try plainColourStatistics(size: state.config.imageSize)
+            }
+            try model.standardiseColourStatistics(from: statistics)
         }
         var validationFeatures = try validationCache(model: model)
         let featureSeconds = Date().timeIntervalSince(featureStart)
@@ -291,6 +305,18 @@ public final class CaptionTrainer {
         try FeatureCache.build(examples: validation, photos: photos, model: model, views: 1, augmenter: nil, seed: 0,
                                cacheDirectory: model.config.encoderMode == .frozen ? cacheDirectory : nil, label: "encoding validation",
                                progress: progress)
+    }
+
+    /// Raw colour statistics of every training example's first photo, as the drafter prepares it (M, width).
+    func plainColourStatistics(size: Int) throws -> Tensor {
+        var rows: [Tensor] = []
+        for start in stride(from: 0, to: train.count, by: 64) {
+            let photos = try train[start ..< min(start + 64, train.count)].map {
+                try Transforms.resize(Transforms.padToSquare(self.photos.photo($0.images[0]).tensor()), height: size, width: size)
+            }
+            rows.append(try Functional.colourStatistics(Tensor.stack(photos)))
+        }
+        return try Tensor.cat(rows)
     }
 
     func augmentedBatch(_ indices: [Int], augmenter: Augmenter, rng: inout SplitMix64) throws -> Tensor {

@@ -120,6 +120,17 @@ public enum Functional {
         }
     }
 
+    /// Values per photo of `colourStatistics`.
+    public static let colourStatisticsWidth = Int(LT_COLOUR_STATISTICS)
+
+    /// Colour statistics of photos (N, 3, H, W) in [0, 1], RGB → (N, colourStatisticsWidth) float32: the
+    /// background's colour, histograms, quantiles and moments of the piece's colour, and hue histograms of
+    /// saturated pixels (layout and NumPy reference: scripts/reference/colour_statistics.py). Not
+    /// differentiable; computed per image in the shim.
+    public static func colourStatistics(_ images: Tensor) throws -> Tensor {
+        try make { lt_colour_statistics(images.handle, $0) }
+    }
+
     /// Sampling grid (N, H, W, 2) for 2-D affine matrices `theta` (N, 2, 3).
     public static func affineGrid(_ theta: Tensor, size: [Int], alignCorners: Bool = false) throws -> Tensor {
         try withInt64s(size) { s, n in try make { lt_affine_grid(theta.handle, s, n, alignCorners ? 1 : 0, $0) } }

@@ -47,6 +47,8 @@ struct TrainCommand: AsyncParsableCommand {
         @Option var dropout: Double?
         @Option(help: "Cached augmented views per training photo (frozen encoder).") var views: Int?
         @Option(help: "Stop after this many epochs without improvement.") var patience: Int?
+        @Flag(inversion: .prefixedNo, help: "Give the attribute heads the photo's colour statistics too (new models; a fine-tuned model keeps its parent's choice).")
+        var colourStatistics = true
         @Option(help: "Use at most this many training products (quick runs).") var limit: Int?
         @Option(help: "K-fold cross-validation over train+validation instead of one run (K ≥ 2).") var folds: Int?
         @Flag(help: "Small hyper-parameter search; writes sweep.md and sweep.json into the run directory.") var sweep = false
@@ -73,6 +75,7 @@ struct TrainCommand: AsyncParsableCommand {
             if let dropout { o.dropout = dropout }
             if let views { o.views = views }
             if let patience { o.patience = patience }
+            o.colourStatistics = colourStatistics
             if encoder != .frozen, learningRate == nil { o.learningRate = 3e-4 }
             return o
         }

@@ -66,6 +66,17 @@ import Torch
         _ = try? trainer(3).run(resume: true)
         let state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: run.appendingPathComponent("state.json")))
         #expect(state.epoch == 3)
+        // A new model reads the photos' colour statistics, standardised over every cached training view.
+        #expect(state.config.usesColourStatistics)
+        let pooledWidth = try CaptionModel(config: state.config).encoder.pooledWidth
+        let weights = Dictionary(uniqueKeysWithValues: try Checkpoint.load(from: run.appendingPathComponent("last.pt")).map { ($0.name, $0.tensor) })
+        let cached = try FileManager.default.contentsOfDirectory(at: run.appendingPathComponent("cache"), includingPropertiesForKeys: nil)
+            .compactMap { try Checkpoint.load(from: $0).first { $0.name == "pooled" }?.tensor }
+        let trainViews = try #require(cached.first { $0.shape[0] == train.count * 2 })
+        let colour = try trainViews.slice(dim: 1, pooledWidth ..< trainViews.shape[1]).to(.float32)
+        #expect(colour.shape[1] == Functional.colourStatisticsWidth)
+        #expect(try (weights["heads.colour_mean"]! - colour.mean(dims: [0])).abs().max().item() < 1e-4)
+        #expect(try (weights["heads.colour_std"]! - colour.std(dims: [0]).clamp(min: 1e-2)).abs().max().item() < 1e-4)
         var longer = options(epochs: 60)
         longer.seed = 0
         let result = try CaptionTrainer(options: longer, train: train, validation: validation, photos: photos, pretrainedEncoder: liteWeights,

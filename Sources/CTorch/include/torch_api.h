@@ -187,6 +187,11 @@ lt_error lt_affine_grid(lt_tensor theta, const int64_t *size, int ndim, int alig
 // padding_mode: 0 zeros, 1 border, 2 reflection; mode: 0 bilinear, 1 nearest.
 lt_error lt_grid_sample(lt_tensor x, lt_tensor grid, int mode, int padding_mode, int align_corners,
                         lt_tensor *out);
+// Colour statistics of photos x (N, 3, H, W) in [0, 1], RGB → (N, LT_COLOUR_STATISTICS) float32, per
+// image: the background's colour (border median), histograms, quantiles and moments of the piece's colour,
+// and hue histograms of saturated pixels. The layout and the NumPy reference: scripts/reference/colour_statistics.py.
+#define LT_COLOUR_STATISTICS 309
+lt_error lt_colour_statistics(lt_tensor x, lt_tensor *out);
 
 // MARK: losses (reduction: 0 none, 1 mean, 2 sum)
 lt_error lt_cross_entropy(lt_tensor logits, lt_tensor target, lt_tensor weight /* nullable */,
