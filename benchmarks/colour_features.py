@@ -6,19 +6,24 @@ catalogue's training products, the same small head (Linear 256, LayerNorm, GELU,
 statistics alone. Gemstone sets are decided as the drafts decide them: every stone above 0.5, else the
 likeliest (`AttributeProbabilities.gemstoneSet`).
 
-Colour statistics, from the 256-px render: the background's colour (median of the border) and its
-chromaticity; over the pixels that differ from it (the piece), a 10×10 chromaticity histogram, a
-brightness histogram, RGB quantiles, chromaticity quantiles, mean, standard deviation and mean relative
-to the background; and hue histograms (24 bins) of pixels above three saturation and two value floors,
-plus a value histogram of unsaturated pixels.
+Colour statistics: the 309 values the captioner computes (`Functional.colourStatistics`; NumPy reference
+scripts/reference/colour_statistics.py) from the 224-px view the encoder sees: the background's colour
+(median of the border) and its chromaticity; over the pixels that differ from it (the piece), a 10×10
+chromaticity histogram, a brightness histogram, RGB quantiles, chromaticity quantiles, mean, standard
+deviation and mean relative to the background; and hue histograms (24 bins) of pixels above three
+saturation and two value floors, plus a value histogram of unsaturated pixels.
 
 Usage (the pooled features come from the trainer's cache of one plain view per training product):
   loupe train captioner --views 1 --epochs 1 --no-register --activate never --run /tmp/cf --out /tmp/cf.pt
+(a cache with colour statistics appended is read as its first 2,064 columns, the encoder's part)
   .cache/pyref-torch/bin/python benchmarks/colour_features.py .cache/features/features-<newest>.pt
 """
-import hashlib, json, subprocess, sys
+import hashlib, json, os, subprocess, sys
 import numpy as np, torch
 from PIL import Image
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "reference"))
+from colour_statistics import colour_statistics  # noqa: E402
 
 root = "Fixtures/catalogue/"
 rows = [json.loads(l) for l in open(root + "catalogue.jsonl")]
@@ -31,41 +36,22 @@ def split(external_id):  # DatasetSplit.of
     return "train" if v < 80 else ("validation" if v < 90 else "test")
 
 
-def colour_statistics(path):
-    image = Image.open(root + path).convert("RGB")
-    im = np.asarray(image, dtype=np.float32) / 255
-    border = np.concatenate([im[0], im[-1], im[:, 0], im[:, -1]])
-    bg = np.median(border, axis=0)
-    px = im.reshape(-1, 3)
-    distance = np.abs(im - bg).sum(-1).ravel()
-    fg = px[distance > 0.15]
-    if len(fg) < 50:
-        fg = px[np.argsort(-distance)[:500]]
-    chroma = fg / (fg.sum(-1, keepdims=True) + 1e-3)
-    hist2d, _, _ = np.histogram2d(chroma[:, 0], chroma[:, 1], bins=10, range=[[0.2, 0.6], [0.2, 0.45]])
-    brightness, _ = np.histogram(fg.max(-1), bins=10, range=(0, 1))
-    parts = [bg, bg / (bg.sum() + 1e-3), hist2d.ravel() / len(fg), brightness / len(fg),
-             np.quantile(fg, [0.1, 0.25, 0.5, 0.75, 0.9, 0.97], axis=0).ravel(), np.quantile(chroma, [0.1, 0.5, 0.9], axis=0).ravel(),
-             fg.mean(0), fg.std(0), chroma.mean(0), fg.mean(0) / (bg + 1e-3)]
-    hsv = np.asarray(image.convert("HSV"), dtype=np.float32) / 255
-    h, s, v = hsv[..., 0].ravel(), hsv[..., 1].ravel(), hsv[..., 2].ravel()
-    for smin in [0.25, 0.5, 0.75]:
-        for vmin in [0.0, 0.3]:
-            parts.append(np.log1p(np.histogram(h[(s > smin) & (v > vmin)], bins=24, range=(0, 1))[0]))
-    parts.append(np.log1p(np.histogram(v[s < 0.15], bins=10, range=(0, 1))[0]))
-    return np.concatenate([np.ravel(p) for p in parts]).astype(np.float32)
+def photo_statistics(path):
+    """The statistics the captioner computes (scripts/reference/colour_statistics.py) on the encoder's view."""
+    image = Image.open(root + path).convert("RGB").resize((224, 224), Image.BILINEAR)
+    return colour_statistics(np.asarray(image, dtype=np.float64) / 255).astype(np.float32)
 
 
 def main():
-    pooled = torch.load(sys.argv[1])["pooled"].float()
+    pooled = torch.load(sys.argv[1])["pooled"].float()[:, :2064]
     url = subprocess.check_output(["scripts/postgres.sh", "url"], text=True).strip()
     train = subprocess.check_output(["psql", url, "-Atc", "SELECT external_id FROM products WHERE split = 'train' "
                                      "AND source = 'catalogue' ORDER BY id"], text=True).split()
     by_id = {r["external_id"]: r for r in rows}
-    chosen = [by_id[e] for e in train]  # the trainer's order: products by id
+    chosen = [by_id[e] for e in train if e in by_id]  # the committed catalogue's, in the trainer's order (by id)
     assert len(chosen) == pooled.shape[0], "the cache is not one plain view per training product"
     assert all(split(r["external_id"]) == "train" for r in chosen)
-    colour = torch.tensor(np.stack([colour_statistics(r["images"][0]) for r in chosen]))
+    colour = torch.tensor(np.stack([photo_statistics(r["images"][0]) for r in chosen]))
     metal = torch.tensor([metals.index(r["attributes"]["metal"]) for r in chosen])
     stones = torch.tensor([[g in r["attributes"]["gemstones"] for g in gems] for r in chosen], dtype=torch.float32)
     z = lambda x: (x - x.mean(0)) / (x.std(0) + 1e-4)

@@ -1268,13 +1268,23 @@ struct Bins {
     }
 };
 
-// numpy.quantile's default ("linear") on sorted values.
-double quantile(const std::vector<double> &sorted, double q) {
-    const double position = q * static_cast<double>(sorted.size() - 1);
-    const double below = std::floor(position);
-    const size_t i = static_cast<size_t>(below), j = std::min(i + 1, sorted.size() - 1);
-    const double t = position - below, a = sorted[i], b = sorted[j], d = b - a;
-    return t >= 0.5 ? b - d * (1 - t) : a + d * t;
+// numpy.quantile's default ("linear") at ascending qs, appended to `out`. Partially orders `v` (one
+// nth_element per quantile on what lies above the previous one) instead of sorting it.
+void quantiles(std::vector<double> &v, std::initializer_list<double> qs, std::vector<double> &out) {
+    const size_t n = v.size();
+    size_t placed = 0;  // ranks below this are on the correct side of an earlier nth_element already
+    bool any = false;
+    size_t last = 0;
+    for (double q : qs) {
+        const double position = q * static_cast<double>(n - 1);
+        const double below = std::floor(position);
+        const size_t i = static_cast<size_t>(below), j = std::min(i + 1, n - 1);
+        if (!any || i != last) std::nth_element(v.begin() + placed, v.begin() + i, v.end());
+        any = true, last = i, placed = i + 1;
+        const double a = v[i], b = j == i ? a : *std::min_element(v.begin() + j, v.end());
+        const double t = position - below, d = b - a;
+        out.push_back(t >= 0.5 ? b - d * (1 - t) : a + d * t);
+    }
 }
 
 double median(std::vector<double> v) {
@@ -1344,13 +1354,17 @@ void colour_statistics(const double *px, int64_t h, int64_t w, float *out) {
         double squares = 0;
         for (double v : rgb[c]) squares += (v - mean[c]) * (v - mean[c]);
         deviation[c] = std::sqrt(squares / m);
-        std::sort(rgb[c].begin(), rgb[c].end());
-        std::sort(chroma[c].begin(), chroma[c].end());
     }
-    for (double q : {0.1, 0.25, 0.5, 0.75, 0.9, 0.97})
-        for (int c = 0; c < 3; c++) features.push_back(quantile(rgb[c], q));
-    for (double q : {0.1, 0.5, 0.9})
-        for (int c = 0; c < 3; c++) features.push_back(quantile(chroma[c], q));
+    // Quantiles (q-major, then channel, as NumPy's (quantiles, channels) array is raveled).
+    std::vector<double> rgbQuantiles[3], chromaQuantiles[3];
+    for (int c = 0; c < 3; c++) {
+        quantiles(rgb[c], {0.1, 0.25, 0.5, 0.75, 0.9, 0.97}, rgbQuantiles[c]);
+        quantiles(chroma[c], {0.1, 0.5, 0.9}, chromaQuantiles[c]);
+    }
+    for (int q = 0; q < 6; q++)
+        for (int c = 0; c < 3; c++) features.push_back(rgbQuantiles[c][q]);
+    for (int q = 0; q < 3; q++)
+        for (int c = 0; c < 3; c++) features.push_back(chromaQuantiles[c][q]);
     for (double v : mean) features.push_back(v);
     for (double v : deviation) features.push_back(v);
     for (double v : chromaMean) features.push_back(v);
