@@ -32,8 +32,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var keepLast = false
     /// Ends the model's version instead of the encoder mode (retraining: "job12").
     public var versionTag: String? = nil
-    /// A new model's attribute heads also read the photo's colour statistics (`CaptionerConfig`); a
-    /// fine-tuned model keeps its parent's choice.
+    /// A new model's attribute heads but category's also read the photo's colour statistics
+    /// (`CaptionerConfig.colourFields`); a fine-tuned model keeps its parent's choice.
     public var colourStatistics = true
 
     public init() {}
@@ -147,7 +147,7 @@ public final class CaptionTrainer {
         config.layers = options.layers
         config.dropout = options.dropout
         config.imageSize = options.imageSize
-        config.colourStatistics = options.colourStatistics
+        if options.colourStatistics { config.colourFields = CaptionerConfig.defaultColourFields(config.fields) }
         return config
     }
 

@@ -82,15 +82,15 @@ import Torch
 
     static func colourModel() throws -> CaptionModel {
         var config = tinyConfig(texts: ["a ring in <metal>"])
-        config.colourStatistics = true
+        config.colourFields = CaptionerConfig.defaultColourFields(config.fields)
         let model = try CaptionModel(config: config)
         try model.loadPretrainedEncoder(from: liteWeights)
         model.store.eval()
         return model
     }
 
-    /// Both encoders append the statistics of the photo they were given; the heads standardise them with
-    /// the buffers, which the model file keeps.
+    /// Both encoders append the statistics of the photo they were given; the colour fields' heads
+    /// standardise them with the buffers, which the model file keeps; category's head does not read them.
     @Test func theHeadsReadStandardisedStatisticsThatTheModelFileKeeps() throws {
         let model = try Self.colourModel()
         LibTorch.manualSeed(5)
@@ -106,11 +106,19 @@ import Torch
         #expect(try (folded.pooled - features.pooled).abs().max().item() < 1e-3)
 
         // Standardisation from the statistics of "training" photos, then the logits depend on it.
-        let before = try withNoGrad { try model.attributeLogits(features)["metal"]! }
+        #expect(model.config.colourFields == ["metal", "gemstone", "style", "finish"])
+        let before = try withNoGrad { try model.attributeLogits(features) }
         try model.standardiseColourStatistics(from: raw)
         #expect(try (model.colourMean! - raw.mean(dims: [0])).abs().max().item() < 1e-6)
-        let after = try withNoGrad { try model.attributeLogits(features)["metal"]! }
-        #expect(try (after - before).abs().max().item() > 1e-3)
+        let logits = try withNoGrad { try model.attributeLogits(features) }
+        let after = logits["metal"]!
+        #expect(try (after - before["metal"]!).abs().max().item() > 1e-3)
+        #expect(try (logits["gemstone"]! - before["gemstone"]!).abs().max().item() > 1e-3)
+        #expect(try (logits["category"]! - before["category"]!).abs().max().item() == 0)
+        // Category's logits are those of the pooled features alone, whatever the statistics say.
+        let blind = ImageFeatures(grid: features.grid, pooled: try Tensor.cat([features.pooled.slice(dim: 1, 0 ..< p),
+                                                                             Tensor.zeros([3, Functional.colourStatisticsWidth])], dim: 1))
+        #expect(try (withNoGrad { try model.attributeLogits(blind)["category"]! } - logits["category"]!).abs().max().item() == 0)
 
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -124,11 +132,11 @@ import Torch
         #expect(try (reloaded - after).abs().max().item() < 1e-5)
     }
 
-    /// A model saved before the flag existed (no `colourStatistics` in its JSON) loads with it off.
+    /// A model saved before colour statistics existed (no `colourFields` in its JSON) loads without them.
     @Test func olderModelConfigsReadAsWithoutColourStatistics() throws {
         let config = tinyConfig(texts: ["a ring in <metal>"])
         var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as! [String: Any]
-        json.removeValue(forKey: "colourStatistics")
+        json.removeValue(forKey: "colourFields")
         let decoded = try JSONDecoder().decode(CaptionerConfig.self, from: JSONSerialization.data(withJSONObject: json))
         #expect(!decoded.usesColourStatistics)
         let model = try CaptionModel(config: decoded)

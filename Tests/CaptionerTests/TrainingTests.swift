@@ -67,7 +67,7 @@ import Torch
         let state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: run.appendingPathComponent("state.json")))
         #expect(state.epoch == 3)
         // A new model reads the photos' colour statistics, standardised over every cached training view.
-        #expect(state.config.usesColourStatistics)
+        #expect(state.config.colourFields == ["metal", "gemstone", "style", "finish"])
         let pooledWidth = try CaptionModel(config: state.config).encoder.pooledWidth
         let weights = Dictionary(uniqueKeysWithValues: try Checkpoint.load(from: run.appendingPathComponent("last.pt")).map { ($0.name, $0.tensor) })
         let cached = try FileManager.default.contentsOfDirectory(at: run.appendingPathComponent("cache"), includingPropertiesForKeys: nil)
@@ -108,6 +108,26 @@ import Torch
         } else {
             #expect(draft.description.contains("rose gold"), "\(draft.description)")
         }
+    }
+
+    /// A trained encoder has no feature cache: the colour statistics are standardised over the plain
+    /// training photos (padded to a square and resized, not augmented).
+    @Test func aTrainedEncoderStandardisesColourOverThePlainPhotos() throws {
+        let (examples, photos) = Self.examples()
+        let train = examples.filter { $0.split == .train }, validation = examples.filter { $0.split == .validation }
+        let run = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: run) }
+        var o = options(epochs: 1)
+        o.encoderMode = .finetune
+        _ = try CaptionTrainer(options: o, train: train, validation: validation, photos: photos, pretrainedEncoder: liteWeights,
+                               runDirectory: run, cacheDirectory: nil, log: { _ in }, progress: { _, _, _ in }).run(resume: false)
+        let weights = Dictionary(uniqueKeysWithValues: try Checkpoint.load(from: run.appendingPathComponent("last.pt")).map { ($0.name, $0.tensor) })
+        let plain = try Tensor.stack(train.map {
+            try Transforms.resize(Transforms.padToSquare(photos.photo($0.images[0]).tensor()), height: o.imageSize, width: o.imageSize)
+        })
+        let expected = try Functional.colourStatistics(plain)
+        #expect(try (weights["heads.colour_mean"]! - expected.mean(dims: [0])).abs().max().item() < 1e-4)
+        #expect(try (weights["heads.colour_std"]! - expected.std(dims: [0]).clamp(min: 1e-2)).abs().max().item() < 1e-4)
     }
 
     @Test func temperatureScalingRecoversAnOverconfidentScale() throws {
