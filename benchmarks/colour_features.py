@@ -1,10 +1,11 @@
 """Do hand-made colour statistics add to the frozen encoder's pooled features for metal and gemstones?
 
-A measurement for issue 4, not part of the product: 5-fold cross-validation over the committed
-catalogue's training products, the same small head (Linear 256, LayerNorm, GELU, dropout 0.2, AdamW 1e-3,
-40 epochs) on (a) the encoder's pooled multi-scale vector, (b) that plus colour statistics, (c) colour
-statistics alone. Gemstone sets are decided as the drafts decide them: every stone above 0.5, else the
-likeliest (`AttributeProbabilities.gemstoneSet`).
+A measurement for issue 4, behind the captioner's `colourFields`: 5-fold cross-validation over the
+committed catalogue's training products, the same small head (Linear 256, LayerNorm, GELU, dropout 0.2,
+AdamW 1e-3, 40 epochs) on (a) the encoder's pooled multi-scale vector, (b) that plus colour statistics,
+(c) colour statistics alone; metal and stones share a head, category has one of its own on the same
+inputs. Gemstone sets are decided as the drafts decide them: every stone above 0.5, else the likeliest
+(`AttributeProbabilities.gemstoneSet`).
 
 Colour statistics: the 309 values the captioner computes (`Functional.colourStatistics`; NumPy reference
 scripts/reference/colour_statistics.py) from the 224-px view the encoder sees: the background's colour
@@ -27,6 +28,7 @@ from colour_statistics import colour_statistics  # noqa: E402
 
 root = "Fixtures/catalogue/"
 rows = [json.loads(l) for l in open(root + "catalogue.jsonl")]
+categories = ["ring", "necklace", "pendant", "earrings", "bracelet", "bangle", "brooch", "anklet"]
 metals = ["yellow-gold", "white-gold", "rose-gold", "sterling-silver", "platinum", "copper", "brass", "two-tone"]
 gems = ["none", "diamond", "cubic-zirconia", "ruby", "sapphire", "emerald", "amethyst", "topaz", "pearl", "turquoise", "onyx", "garnet"]
 
@@ -53,29 +55,19 @@ def main():
     assert all(split(r["external_id"]) == "train" for r in chosen)
     colour = torch.tensor(np.stack([photo_statistics(r["images"][0]) for r in chosen]))
     metal = torch.tensor([metals.index(r["attributes"]["metal"]) for r in chosen])
+    category = torch.tensor([categories.index(r["attributes"]["category"]) for r in chosen])
     stones = torch.tensor([[g in r["attributes"]["gemstones"] for g in gems] for r in chosen], dtype=torch.float32)
     z = lambda x: (x - x.mean(0)) / (x.std(0) + 1e-4)
     cnn, colour = z(pooled), z(colour)
     torch.manual_seed(0)
     folds = torch.randperm(len(chosen)) % 5
     for name, x in [("encoder", cnn), ("encoder + colour", torch.cat([cnn, colour], 1)), ("colour", colour)]:
-        metal_acc, gem_acc = [], []
+        metal_acc, gem_acc, category_acc = [], [], []
         for f in range(5):
             train_rows, test_rows = (folds != f).nonzero().squeeze(1), folds == f
-            torch.manual_seed(f)
-            head = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 256), torch.nn.LayerNorm(256), torch.nn.GELU(),
-                                       torch.nn.Dropout(0.2), torch.nn.Linear(256, 8 + len(gems)))
-            optimizer = torch.optim.AdamW(head.parameters(), 1e-3, weight_decay=0.01)
-            for _ in range(40):
-                head.train()
-                order = train_rows[torch.randperm(len(train_rows))]
-                for b in range(0, len(order), 32):
-                    j = order[b:b + 32]
-                    out = head(x[j])
-                    loss = torch.nn.functional.cross_entropy(out[:, :8], metal[j]) + \
-                        torch.nn.functional.binary_cross_entropy_with_logits(out[:, 8:], stones[j], reduction="sum") / len(j)
-                    optimizer.zero_grad(); loss.backward(); optimizer.step()
-            head.eval()
+            # Metal and stones share a head, as in the captioner's colour trunk; category has its own.
+            head = fit(x, train_rows, 8 + len(gems), f, lambda out, j: torch.nn.functional.cross_entropy(out[:, :8], metal[j]) +
+                       torch.nn.functional.binary_cross_entropy_with_logits(out[:, 8:], stones[j], reduction="sum") / len(j))
             with torch.no_grad():
                 out = head(x[test_rows])
             metal_acc.append((out[:, :8].argmax(1) == metal[test_rows]).float().mean().item())
@@ -84,8 +76,27 @@ def main():
             top = p.argmax(1)
             listed[torch.arange(len(top)), top] |= ~listed.any(1)  # the likeliest when none reaches 0.5
             gem_acc.append((listed == (stones[test_rows] > 0.5)).all(1).float().mean().item())
-        print(f"{name:17s} metal {np.mean(metal_acc):.3f} ± {np.std(metal_acc):.3f}   gemstone set {np.mean(gem_acc):.3f} ± {np.std(gem_acc):.3f}")
+            head = fit(x, train_rows, len(categories), f, lambda out, j: torch.nn.functional.cross_entropy(out, category[j]))
+            with torch.no_grad():
+                category_acc.append((head(x[test_rows]).argmax(1) == category[test_rows]).float().mean().item())
+        print(f"{name:17s} metal {np.mean(metal_acc):.3f} ± {np.std(metal_acc):.3f}   gemstone set {np.mean(gem_acc):.3f} ± {np.std(gem_acc):.3f}"
+              f"   category {np.mean(category_acc):.3f} ± {np.std(category_acc):.3f}")
 
+
+def fit(x, train_rows, outputs, seed, loss_of):
+    """The small head, trained 40 epochs on the rows given; returned in eval mode."""
+    torch.manual_seed(seed)
+    head = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 256), torch.nn.LayerNorm(256), torch.nn.GELU(),
+                               torch.nn.Dropout(0.2), torch.nn.Linear(256, outputs))
+    optimizer = torch.optim.AdamW(head.parameters(), 1e-3, weight_decay=0.01)
+    for _ in range(40):
+        head.train()
+        order = train_rows[torch.randperm(len(train_rows))]
+        for b in range(0, len(order), 32):
+            j = order[b:b + 32]
+            loss = loss_of(head(x[j]), j)
+            optimizer.zero_grad(); loss.backward(); optimizer.step()
+    return head.eval()
 
 if __name__ == "__main__":
     main()
