@@ -1329,6 +1329,7 @@ void colour_statistics(const double *px, int64_t h, int64_t w, float *out) {
     }
     const double m = static_cast<double>(piece.size());
     std::vector<double> rgb[3], chroma[3];
+    for (int c = 0; c < 3; c++) rgb[c].reserve(piece.size()), chroma[c].reserve(piece.size());
     std::vector<double> hist2d(100, 0), brightness(10, 0);
     const Bins red(10, 0.2, 0.6), green(10, 0.2, 0.45), unit(10, 0, 1);
     for (int64_t i : piece) {

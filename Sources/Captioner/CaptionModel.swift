@@ -84,10 +84,8 @@ public final class CaptionModel {
     let blocks: [DecoderBlock]
     let finalNorm: LayerNorm
     let headTrunk: Linear, headTrunkNorm: LayerNorm
-    /// The trunk of the colour fields' heads (pooled features + standardised colour statistics), and the
-    /// standardisation (width colourStatisticsWidth); nil without colour statistics.
-    let colourTrunk: (Linear, LayerNorm)?
-    public let colourMean: Tensor?, colourStd: Tensor?
+    /// The colour fields' trunk and standardisation; nil without colour statistics.
+    public let colour: ColourTrunk?
     let heads: [String: Linear]
     let dropout: Dropout
 
@@ -112,14 +110,10 @@ public final class CaptionModel {
         headTrunk = try Linear(root / "heads" / "trunk", inFeatures: encoder.pooledWidth, outFeatures: config.headHidden)
         headTrunkNorm = try LayerNorm(root / "heads" / "trunk_norm", shape: [config.headHidden])
         if config.usesColourStatistics {
-            let width = Functional.colourStatisticsWidth
             precondition(Set(config.colourFields ?? []).isSubset(of: config.fields.map(\.name)), "colour fields \(config.colourFields ?? []) are not all fields")
-            colourMean = try (root / "heads").buffer("colour_mean", Tensor.zeros([width]))
-            colourStd = try (root / "heads").buffer("colour_std", Tensor.ones([width]))
-            colourTrunk = (try Linear(root / "heads" / "colour_trunk", inFeatures: encoder.pooledWidth + width, outFeatures: config.headHidden),
-                           try LayerNorm(root / "heads" / "colour_trunk_norm", shape: [config.headHidden]))
+            colour = try ColourTrunk(root / "heads", pooledWidth: encoder.pooledWidth, hidden: config.headHidden)
         } else {
-            (colourMean, colourStd, colourTrunk) = (nil, nil, nil)
+            colour = nil
         }
         var heads: [String: Linear] = [:]
         for field in config.fields {
@@ -160,13 +154,13 @@ public final class CaptionModel {
 
     /// Sets the colour statistics' standardisation from raw statistics of training photos (M, width).
     public func standardiseColourStatistics(from statistics: Tensor) throws {
-        guard let colourMean, let colourStd else { return }
+        guard let colour else { return }
         precondition(statistics.rank == 2 && statistics.shape[1] == Functional.colourStatisticsWidth, "statistics are (M, \(Functional.colourStatisticsWidth))")
         let x = try statistics.to(.float32)
         try withNoGrad {
-            try colourMean.copy_(x.mean(dims: [0]))
+            try colour.mean.copy_(x.mean(dims: [0]))
             // A constant statistic (a bin no photo fills) keeps unit scale instead of dividing by zero.
-            try colourStd.copy_(x.std(dims: [0]).clamp(min: 1e-2))
+            try colour.std.copy_(x.std(dims: [0]).clamp(min: 1e-2))
         }
     }
 
@@ -181,17 +175,13 @@ public final class CaptionModel {
     public func attributeLogits(_ features: ImageFeatures) throws -> [String: Tensor] {
         precondition(features.pooled.shape[1] == headInputWidth, "pooled features of width \(features.pooled.shape[1]), the heads read \(headInputWidth)")
         let p = encoder.pooledWidth
-        let pooled = colourTrunk == nil ? features.pooled : try features.pooled.slice(dim: 1, 0 ..< p)  // (N, pooledWidth)
-        let trunk = try dropout(headTrunkNorm(headTrunk(pooled)).gelu())                                  // (N, hidden)
-        var colourTrunkOutput: Tensor? = nil
-        if let (linear, norm) = colourTrunk, let colourMean, let colourStd {
-            let colour = try (features.pooled.slice(dim: 1, p ..< headInputWidth) - colourMean) / colourStd   // (N, width)
-            colourTrunkOutput = try dropout(norm(linear(Tensor.cat([pooled, colour], dim: 1))).gelu())       // (N, hidden)
-        }
+        let pooled = colour == nil ? features.pooled : try features.pooled.slice(dim: 1, 0 ..< p)  // (N, pooledWidth)
+        let trunk = try dropout(headTrunkNorm(headTrunk(pooled)).gelu())                             // (N, hidden)
+        let colourTrunk = try colour.map { try dropout($0(pooled: pooled, statistics: features.pooled.slice(dim: 1, p ..< headInputWidth))) }
         let colourFields = Set(config.colourFields ?? [])
         var out: [String: Tensor] = [:]
         for (name, head) in heads {
-            out[name] = try head(colourFields.contains(name) ? colourTrunkOutput! : trunk)
+            out[name] = try head(colourFields.contains(name) ? colourTrunk! : trunk)
         }
         return out
     }
@@ -286,6 +276,28 @@ public final class CaptionModel {
             }
             return AttributeProbabilities(single: single, gemstones: gems)
         }
+    }
+}
+
+/// The trunk of the heads that read colour statistics: the pooled features and the standardised
+/// statistics → linear + LayerNorm + GELU. The standardisation is buffers (`mean`, `std`) that the trainer
+/// sets from the training views and the model file keeps.
+public final class ColourTrunk {
+    let linear: Linear, norm: LayerNorm
+    public let mean: Tensor, std: Tensor
+
+    init(_ path: ParameterPath, pooledWidth: Int, hidden: Int) throws {
+        let width = Functional.colourStatisticsWidth
+        mean = try path.buffer("colour_mean", Tensor.zeros([width]))
+        std = try path.buffer("colour_std", Tensor.ones([width]))
+        linear = try Linear(path / "colour_trunk", inFeatures: pooledWidth + width, outFeatures: hidden)
+        norm = try LayerNorm(path / "colour_trunk_norm", shape: [hidden])
+    }
+
+    /// pooled (N, pooledWidth), raw statistics (N, width) → (N, hidden), before dropout.
+    func callAsFunction(pooled: Tensor, statistics: Tensor) throws -> Tensor {
+        let standardised = try (statistics - mean) / std
+        return try norm(linear(Tensor.cat([pooled, standardised], dim: 1))).gelu()
     }
 }
 

@@ -109,7 +109,7 @@ import Torch
         #expect(model.config.colourFields == ["metal", "gemstone", "style", "finish"])
         let before = try withNoGrad { try model.attributeLogits(features) }
         try model.standardiseColourStatistics(from: raw)
-        #expect(try (model.colourMean! - raw.mean(dims: [0])).abs().max().item() < 1e-6)
+        #expect(try (model.colour!.mean - raw.mean(dims: [0])).abs().max().item() < 1e-6)
         let logits = try withNoGrad { try model.attributeLogits(features) }
         let after = logits["metal"]!
         #expect(try (after - before["metal"]!).abs().max().item() > 1e-3)
@@ -126,7 +126,7 @@ import Torch
         try Checkpoint.save(model.store, config: model.config, to: file)
         let loaded = try Drafter(contentsOf: file)
         #expect(loaded.model.config.usesColourStatistics)
-        #expect(try (loaded.model.colourStd! - model.colourStd!).abs().max().item() == 0)
+        #expect(try (loaded.model.colour!.std - model.colour!.std).abs().max().item() == 0)
         loaded.model.store.eval()
         let reloaded = try withNoGrad { try loaded.model.attributeLogits(features)["metal"]! }
         #expect(try (reloaded - after).abs().max().item() < 1e-5)
@@ -140,6 +140,6 @@ import Torch
         let decoded = try JSONDecoder().decode(CaptionerConfig.self, from: JSONSerialization.data(withJSONObject: json))
         #expect(!decoded.usesColourStatistics)
         let model = try CaptionModel(config: decoded)
-        #expect(model.headInputWidth == model.encoder.pooledWidth && model.colourMean == nil)
+        #expect(model.headInputWidth == model.encoder.pooledWidth && model.colour == nil)
     }
 }
