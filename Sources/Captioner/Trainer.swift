@@ -71,8 +71,7 @@ struct TrainerState: Codable {
     var config: CaptionerConfig
     var epoch: Int
     var step: Int
-    var bestScore: Double
-    var bestEpoch: Int
+    var selection: CheckpointSelection
     var history: [EpochRecord]
     var rngState: UInt64
 }
@@ -81,7 +80,11 @@ public struct TrainingResult: Sendable {
     public let modelFile: URL
     public let config: CaptionerConfig
     public let history: [EpochRecord]
+    /// The latest epoch any part of the kept checkpoint comes from.
     public let bestEpoch: Int
+    /// The epoch each part of the kept checkpoint comes from (`CheckpointPart`: text and attributes with
+    /// a frozen encoder, whole otherwise).
+    public let bestEpochs: [String: Int]
     /// Validation report of the best checkpoint after calibration, decoded with the final beam.
     public let validation: EvaluationReport
     public let trainingSeconds: Double
@@ -89,7 +92,7 @@ public struct TrainingResult: Sendable {
 }
 
 /// Trains a `CaptionModel`: AdamW, warm-up + cosine, label smoothing, gradient clipping, validation every
-/// epoch, best checkpoint kept, early stopping, resumable from its run directory, temperature calibration
+/// epoch, best checkpoint kept (the decoder's and the heads' chosen separately, `CheckpointSelection`), early stopping, resumable from its run directory, temperature calibration
 /// of the attribute heads at the end.
 public final class CaptionTrainer {
     public let options: TrainingOptions
@@ -157,9 +160,11 @@ public final class CaptionTrainer {
         var state: TrainerState
         if let saved = try TrainingRun.savedState(TrainerState.self, at: stateURL, resume: resume, isSameRun: { $0.options == options }) {
             state = saved
-            log("resuming after epoch \(state.epoch) (best \(String(format: "%.4f", state.bestScore)) at epoch \(state.bestEpoch))")
+            log("resuming after epoch \(state.epoch) (best: \(state.selection.summary))")
         } else {
-            state = TrainerState(options: options, config: try makeConfig(), epoch: 0, step: 0, bestScore: -.infinity, bestEpoch: 0,
+            let config = try makeConfig()
+            state = TrainerState(options: options, config: config, epoch: 0, step: 0,
+                                 selection: CheckpointSelection(parts: CheckpointPart.parts(frozenEncoder: config.encoderMode == .frozen)),
                                  history: [], rngState: options.seed &+ 0x9E37)
         }
         let model = try CaptionModel(config: state.config)
@@ -254,25 +259,25 @@ public final class CaptionTrainer {
                                      seconds: Date().timeIntervalSince(epochStart))
             state.history.append(record)
             state.epoch += 1
-            let improved = options.keepLast || report.selectionScore > state.bestScore
-            if improved {
-                state.bestScore = report.selectionScore
-                state.bestEpoch = state.epoch
-                try Checkpoint.save(model.store.namedTensors, to: bestWeights)
+            let improved = state.selection.record(report, epoch: state.epoch, keepLast: options.keepLast)
+            if !improved.isEmpty {
+                let all = improved.count == state.selection.best.count
+                try Checkpoint.save(CheckpointSelection.merge(kept: all ? nil : Checkpoint.load(from: bestWeights), current: model.store.namedTensors,
+                                                              improved: improved), to: bestWeights)
             }
             let remaining = Double(options.epochs - state.epoch) * Date().timeIntervalSince(trainingStart) / Double(max(state.history.count, 1))
             log(String(format: "epoch %d/%d  loss %.3f (caption %.3f, attributes %.3f)  val loss %.3f  BLEU-4 %.3f  ROUGE-L %.3f  category %.3f  metal %.3f (colour %.3f)  gemstones %.3f  %.0fs%@  ETA %@",
                        state.epoch, options.epochs, record.trainLoss, record.captionLoss, record.attributeLoss, validationLoss, report.bleu4, report.rougeL,
                        report.accuracy["category"] ?? 0, report.accuracy["metal"] ?? 0, report.colourAccuracy["metal"] ?? 0,
                        report.accuracy["gemstone"] ?? 0, record.seconds,
-                       improved ? " *" : "", formatDuration(remaining)))
+                       improved.map { " *" + $0.rawValue }.joined(), formatDuration(remaining)))
             state.rngState = rng.next()
             rng = SplitMix64(seed: state.rngState)
             try Checkpoint.save(model.store.namedTensors, to: lastWeights)
             try optimizer.save(to: optimizerURL)
             try AtomicFile.write(JSONEncoder().encode(state), to: stateURL)
             try writePlots(state.history)
-            if state.epoch - state.bestEpoch >= options.patience {
+            if state.epoch - state.selection.lastImprovement >= options.patience {
                 log("early stop: no better validation score for \(options.patience) epochs")
                 break
             }
@@ -292,10 +297,11 @@ public final class CaptionTrainer {
         let drafter = Drafter(model: calibrated, taxonomy: taxonomy)
         let (report, _) = try Evaluator.evaluate(drafter: drafter, features: { try validationFeatures.view($0, 0) }, examples: validation,
                                                  options: DecodingOptions())
-        log(String(format: "best epoch %d, calibrated (T: %@); validation with beam 3: BLEU-4 %.3f ROUGE-L %.3f CIDEr-D %.3f violations %d",
-                   state.bestEpoch, config.temperatures.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", "),
+        log(String(format: "kept %@; calibrated (T: %@); validation with beam 3: BLEU-4 %.3f ROUGE-L %.3f CIDEr-D %.3f violations %d",
+                   state.selection.best.map { "\($0.part.rawValue) from epoch \($0.epoch)" }.joined(separator: ", "), config.temperatures.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", "),
                    report.bleu4, report.rougeL, report.ciderD, report.groundingViolations))
-        return TrainingResult(modelFile: modelURL, config: config, history: state.history, bestEpoch: state.bestEpoch, validation: report,
+        return TrainingResult(modelFile: modelURL, config: config, history: state.history, bestEpoch: state.selection.lastImprovement,
+                              bestEpochs: Dictionary(uniqueKeysWithValues: state.selection.best.map { ($0.part.rawValue, $0.epoch) }), validation: report,
                               trainingSeconds: trainingSeconds, featureSeconds: featureSeconds)
     }
 

@@ -160,7 +160,7 @@ struct TrainCommand: AsyncParsableCommand {
             print("model \(result.config.version) → \(destination.path)")
             guard register else { return }
             let metrics = ModelMetrics(validation: result.validation, test: testReport, bestEpoch: result.bestEpoch,
-                                       epochs: result.history.count, trainingSeconds: result.trainingSeconds,
+                                       bestEpochs: result.bestEpochs, epochs: result.history.count, trainingSeconds: result.trainingSeconds,
                                        featureSeconds: result.featureSeconds, options: options())
             let real = Array(train.dropLast(syntheticCount))  // the generated images come last
             let snapshot = Snapshot(train: real.count, validation: validation.count, taxonomyVersion: result.config.taxonomyVersion,
@@ -259,6 +259,8 @@ struct ModelMetrics: Codable {
     let validation: EvaluationReport
     let test: EvaluationReport?
     let bestEpoch: Int
+    /// The epoch each part of the model comes from (text and attributes, or whole); nil in older rows.
+    let bestEpochs: [String: Int]?
     let epochs: Int
     let trainingSeconds: Double
     let featureSeconds: Double

@@ -92,6 +92,11 @@ import Torch
         #expect(result.validation.accuracy["category"]! == 1)
         #expect(result.validation.groundingViolations == 0)
         #expect(result.validation.bleu4 > 0.5, "BLEU-4 \(result.validation.bleu4)")
+        // The decoder is kept from the epoch with the best text, the heads from the best attributes.
+        func firstBest(_ score: (EvaluationReport) -> Double) -> Int {
+            result.history.first { score($0.validation) == result.history.map { score($0.validation) }.max()! }!.epoch
+        }
+        #expect(result.bestEpochs == ["text": firstBest { $0.bleu4 + $0.rougeL }, "attributes": firstBest(\.meanAccuracy)])
 
         // The saved model file drafts from a photo it never saw, naming only supported claims.
         let drafter = try Drafter(contentsOf: result.modelFile)
@@ -126,6 +131,9 @@ import Torch
             try Transforms.resize(Transforms.padToSquare(photos.photo($0.images[0]).tensor()), height: o.imageSize, width: o.imageSize)
         })
         let expected = try Functional.colourStatistics(plain)
+        // The encoder is shared by the text and the heads: the model is kept whole.
+        let state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: run.appendingPathComponent("state.json")))
+        #expect(state.selection.best.map(\.part) == [.whole])
         #expect(try (weights["heads.colour_mean"]! - expected.mean(dims: [0])).abs().max().item() < 1e-4)
         #expect(try (weights["heads.colour_std"]! - expected.std(dims: [0]).clamp(min: 1e-2)).abs().max().item() < 1e-4)
     }
