@@ -43,6 +43,22 @@ public struct SceneBuilder: Sendable {
         """
     }
 
+    /// Two-tone: the piece's body in alternating bands of yellow and white gold, so both metals show
+    /// whatever the design. Bands 0.2 units wide at 35° to the piece's x axis, set by `frequency` rather
+    /// than `scale`, so the finish's own patterns keep their size. With white gold only on the settings
+    /// (`MetalB`), most two-tone renders had looked all yellow: a band or a chain without stones had no
+    /// white at all.
+    func twoToneTexture(_ name: String, finish: String) -> String {
+        """
+        \(metalTexture(name + "Yellow", color: Self.metalColors["yellow-gold"]!, finish: finish))
+        \(metalTexture(name + "White", color: Self.metalColors["white-gold"]!, finish: finish))
+        #declare \(name) = texture {
+          gradient <0.819, 0, 0.574> frequency 2.5
+          texture_map { [0 \(name)Yellow] [0.5 \(name)Yellow] [0.5 \(name)White] [1 \(name)White] }
+        }
+        """
+    }
+
     func stoneMaterial(_ slug: String) -> String {
         switch slug {
         case "pearl":
@@ -74,8 +90,9 @@ public struct SceneBuilder: Sendable {
     public func scene(for spec: FixtureSpec) -> String {
         let a = spec.attributes, s = spec.scene
         var rng = SplitMix(seed: UInt64(s.detailSeed) &+ 17)
-        let primaryColor = Self.metalColors[a.metal == "two-tone" ? "yellow-gold" : a.metal]!
-        let secondaryColor = Self.metalColors[a.metal == "two-tone" ? "white-gold" : a.metal]!
+        let twoTone = a.metal == "two-tone"
+        let primaryColor = Self.metalColors[twoTone ? "yellow-gold" : a.metal]!
+        let secondaryColor = Self.metalColors[twoTone ? "white-gold" : a.metal]!
         let stones = a.gemstones.filter { $0 != "none" }
         let main = stones.first ?? "none", accent = stones.count > 1 ? stones[1] : main
 
@@ -89,7 +106,7 @@ public struct SceneBuilder: Sendable {
             #for (I, 0, 7) plane { <1, -0.85, 0>, 0.79 * R rotate y * (I * 45) } #end
           }
         #end
-        \(metalTexture("MetalA", color: primaryColor, finish: a.finish))
+        \(twoTone ? twoToneTexture("MetalA", finish: a.finish) : metalTexture("MetalA", color: primaryColor, finish: a.finish))
         \(metalTexture("MetalB", color: secondaryColor, finish: a.finish))
         #declare StoneMain = \(stoneMaterial(main == "none" ? "diamond" : main))
         #declare StoneAccent = \(stoneMaterial(accent == "none" ? "diamond" : accent))

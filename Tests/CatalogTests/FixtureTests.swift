@@ -64,6 +64,40 @@ struct FixtureTests {
         #expect(errors.isEmpty && records.map(\.record) == first)
     }
 
+    /// A two-tone piece shows white metal on its body, not only on settings: the same stoneless band ring
+    /// on the studio sweep, rendered in yellow gold and in two-tone, differs over a good share of its
+    /// yellow pixels. Before the banded texture, two-tone painted white gold on settings alone, and a
+    /// band without stones rendered exactly as yellow gold.
+    @Test func twoTonePiecesShowBothMetals() async throws {
+        let sampler = FixtureSampler(seed: 5)
+        func isPlainStudioBand(_ spec: FixtureSpec) -> Bool {
+            let a = spec.attributes
+            return a.category == "ring" && spec.design == "band" && a.gemstones == ["none"] && spec.scene.background == "studio"
+        }
+        var spec = try #require((0 ..< 3000).lazy.map { sampler.spec($0) }.first(where: isPlainStudioBand))
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-two-tone-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        var options = FixtureRenderer.Options(count: 1, seed: 0)
+        options.size = 96
+        options.antialias = 0
+        let renderer = FixtureRenderer(options: options)
+        /// Pixels of a clearly yellow hue (red and green well above blue), the yellow gold's body.
+        func yellowPixels(_ metal: String) async throws -> Int {
+            spec.attributes.metal = metal
+            spec.externalID = "two-tone-test-\(metal)"
+            try await renderer.renderOne(spec, builder: SceneBuilder(), images: root, scenes: root)
+            let image = try RGBImage(contentsOf: root.appendingPathComponent("\(spec.externalID).jpg"))
+            return stride(from: 0, to: image.pixels.count, by: 3).filter { i in
+                let (r, g, b) = (Int(image.pixels[i]), Int(image.pixels[i + 1]), Int(image.pixels[i + 2]))
+                return r - b > 45 && g - b > 25
+            }.count
+        }
+        let yellow = try await yellowPixels("yellow-gold"), twoTone = try await yellowPixels("two-tone")
+        #expect(yellow > 300, "the yellow-gold ring covers \(yellow) yellow pixels")
+        #expect(Double(twoTone) < 0.75 * Double(yellow) && Double(twoTone) > 0.2 * Double(yellow), "two-tone: \(twoTone) of \(yellow) yellow pixels")
+    }
+
     @Test func everyCategoryDesignAndBackgroundRenders() async throws {
         // POV-Ray must parse every scene variant: find one product for each (category, design) and
         // each background, render them tiny.
