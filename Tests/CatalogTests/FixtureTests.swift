@@ -4,6 +4,16 @@ import Testing
 import Imaging
 
 struct FixtureTests {
+    /// A fast renderer of one product at a time (`size` px, no anti-aliasing) and a scratch directory.
+    static func scratchRenderer(_ name: String, size: Int) throws -> (renderer: FixtureRenderer, root: URL) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        var options = FixtureRenderer.Options(count: 1, seed: 0)
+        options.size = size
+        options.antialias = 0
+        return (FixtureRenderer(options: options), root)
+    }
+
     @Test func specsAreDeterministicUnderASeed() {
         let a = FixtureSampler(seed: 7), b = FixtureSampler(seed: 7), c = FixtureSampler(seed: 8)
         for i in 0 ..< 50 {
@@ -75,13 +85,8 @@ struct FixtureTests {
             return a.category == "ring" && spec.design == "band" && a.gemstones == ["none"] && spec.scene.background == "studio"
         }
         var spec = try #require((0 ..< 3000).lazy.map { sampler.spec($0) }.first(where: isPlainStudioBand))
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-two-tone-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let (renderer, root) = try Self.scratchRenderer("two-tone", size: 96)
         defer { try? FileManager.default.removeItem(at: root) }
-        var options = FixtureRenderer.Options(count: 1, seed: 0)
-        options.size = 96
-        options.antialias = 0
-        let renderer = FixtureRenderer(options: options)
         /// Pixels of a clearly yellow hue (red and green well above blue), the yellow gold's body.
         func yellowPixels(_ metal: String) async throws -> Int {
             spec.attributes.metal = metal
@@ -111,13 +116,8 @@ struct FixtureTests {
             if wanted.remove(key) != nil || backgrounds.remove(spec.scene.background) != nil { specs.append(spec) }
         }
         #expect(wanted.isEmpty && backgrounds.isEmpty)
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-scenes-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let (renderer, root) = try Self.scratchRenderer("scenes", size: 24)
         defer { try? FileManager.default.removeItem(at: root) }
-        var options = FixtureRenderer.Options(count: 1, seed: 0)
-        options.size = 24
-        options.antialias = 0
-        let renderer = FixtureRenderer(options: options)
         for spec in specs {
             try await renderer.renderOne(spec, builder: SceneBuilder(), images: root, scenes: root)
             #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("\(spec.externalID).jpg").path), "\(spec.design)")
