@@ -348,7 +348,14 @@ public struct SceneBuilder: Sendable {
             let centre = (bottom.0, 0.0, bottom.1 - (pendant ? 0.55 : 0.4))
             switch spec.design {
             case "bar":
-                parts.append(String(format: "box { <-0.6, 0, -0.07>, <0.6, 0.06, 0.07> translate <%.3f, 0, %.3f> texture { MetalA } }", bottom.0, bottom.1 - 0.05))
+                // A bar with three bezel-set stones along its top (its label always names a stone).
+                parts.append(String(format: "box { <-0.6, 0, -0.08>, <0.6, 0.06, 0.08> translate <%.3f, 0, %.3f> texture { MetalA } }", bottom.0, bottom.1 - 0.05))
+                if hasStone {
+                    for k in 0 ..< 3 {
+                        parts.append(setStone(k == 1 ? accent : main, r: 0.07, material: k == 1 ? "StoneAccent" : "StoneMain",
+                                              at: (bottom.0 + Double(k - 1) * 0.36, 0.1, bottom.1 - 0.05), prongs: false, texture: "MetalB"))
+                    }
+                }
             case "station":
                 for (i, p) in points.enumerated() where i % 6 == 3 {
                     parts.append(hasStone
