@@ -61,6 +61,14 @@ struct CheckpointSelection: Codable, Equatable {
         return improved
     }
 
+    /// The checkpoint to keep after `record` returned `improved`, or nil when nothing improved: `current`
+    /// when every part improved, otherwise `current`'s improved parts over `kept()` (read only then).
+    func checkpoint(improved: [CheckpointPart], current: [(name: String, tensor: Tensor)],
+                    kept: () throws -> [(name: String, tensor: Tensor)]) throws -> [(name: String, tensor: Tensor)]? {
+        guard !improved.isEmpty else { return nil }
+        return try Self.merge(kept: improved.count == best.count ? nil : kept(), current: current, improved: improved)
+    }
+
     /// The kept checkpoint after an epoch: `current`'s tensors for the improved parts, `kept`'s for the
     /// others, in `current`'s order. Nothing kept yet: every tensor is `current`'s.
     static func merge(kept: [(name: String, tensor: Tensor)]?, current: [(name: String, tensor: Tensor)],

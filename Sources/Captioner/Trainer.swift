@@ -260,10 +260,9 @@ public final class CaptionTrainer {
             state.history.append(record)
             state.epoch += 1
             let improved = state.selection.record(report, epoch: state.epoch, keepLast: options.keepLast)
-            if !improved.isEmpty {
-                let all = improved.count == state.selection.best.count
-                try Checkpoint.save(CheckpointSelection.merge(kept: all ? nil : Checkpoint.load(from: bestWeights), current: model.store.namedTensors,
-                                                              improved: improved), to: bestWeights)
+            if let kept = try state.selection.checkpoint(improved: improved, current: model.store.namedTensors,
+                                                         kept: { try Checkpoint.load(from: bestWeights) }) {
+                try Checkpoint.save(kept, to: bestWeights)
             }
             let remaining = Double(options.epochs - state.epoch) * Date().timeIntervalSince(trainingStart) / Double(max(state.history.count, 1))
             log(String(format: "epoch %d/%d  loss %.3f (caption %.3f, attributes %.3f)  val loss %.3f  BLEU-4 %.3f  ROUGE-L %.3f  category %.3f  metal %.3f (colour %.3f)  gemstones %.3f  %.0fs%@  ETA %@",

@@ -48,10 +48,10 @@ public struct SceneBuilder: Sendable {
     /// than `scale`, so the finish's own patterns keep their size. With white gold only on the settings
     /// (`MetalB`), most two-tone renders had looked all yellow: a band or a chain without stones had no
     /// white at all.
-    func twoToneTexture(_ name: String, finish: String) -> String {
+    func twoToneTexture(_ name: String, yellow: (Double, Double, Double), white: (Double, Double, Double), finish: String) -> String {
         """
-        \(metalTexture(name + "Yellow", color: Self.metalColors["yellow-gold"]!, finish: finish))
-        \(metalTexture(name + "White", color: Self.metalColors["white-gold"]!, finish: finish))
+        \(metalTexture(name + "Yellow", color: yellow, finish: finish))
+        \(metalTexture(name + "White", color: white, finish: finish))
         #declare \(name) = texture {
           gradient <0.819, 0, 0.574> frequency 2.5
           texture_map { [0 \(name)Yellow] [0.5 \(name)Yellow] [0.5 \(name)White] [1 \(name)White] }
@@ -106,7 +106,8 @@ public struct SceneBuilder: Sendable {
             #for (I, 0, 7) plane { <1, -0.85, 0>, 0.79 * R rotate y * (I * 45) } #end
           }
         #end
-        \(twoTone ? twoToneTexture("MetalA", finish: a.finish) : metalTexture("MetalA", color: primaryColor, finish: a.finish))
+        \(twoTone ? twoToneTexture("MetalA", yellow: primaryColor, white: secondaryColor, finish: a.finish)
+                  : metalTexture("MetalA", color: primaryColor, finish: a.finish))
         \(metalTexture("MetalB", color: secondaryColor, finish: a.finish))
         #declare StoneMain = \(stoneMaterial(main == "none" ? "diamond" : main))
         #declare StoneAccent = \(stoneMaterial(accent == "none" ? "diamond" : accent))

@@ -20,15 +20,16 @@ import Torch
             .map { ($0, try Tensor.full([2, 2], Double(epoch))) }
     }
 
-    /// Runs the trainer's bookkeeping over `reports` (epoch i + 1 is reports[i]); returns the kept
-    /// checkpoint's value per tensor and the selection.
+    /// Runs the trainer's bookkeeping (`record`, then `checkpoint`) over `reports` (epoch i + 1 is
+    /// reports[i]); returns the kept checkpoint's value per tensor and the selection.
     static func select(_ reports: [EvaluationReport], parts: [CheckpointPart], keepLast: Bool = false) throws -> ([String: Double], CheckpointSelection) {
         var selection = CheckpointSelection(parts: parts)
         var kept: [(name: String, tensor: Tensor)]? = nil
         for (i, report) in reports.enumerated() {
             let improved = selection.record(report, epoch: i + 1, keepLast: keepLast)
-            guard !improved.isEmpty else { continue }
-            kept = try CheckpointSelection.merge(kept: improved.count == parts.count ? nil : kept, current: tensors(epoch: i + 1), improved: improved)
+            if let next = try selection.checkpoint(improved: improved, current: tensors(epoch: i + 1), kept: { try #require(kept) }) {
+                kept = next
+            }
         }
         let values = try Dictionary(uniqueKeysWithValues: #require(kept).map { ($0.name, try $0.tensor.mean().item()) })
         return (values, selection)
