@@ -47,6 +47,9 @@ struct TrainCommand: AsyncParsableCommand {
         @Option var dropout: Double?
         @Option(help: "Cached augmented views per training photo (frozen encoder).") var views: Int?
         @Option(help: "Stop after this many epochs without improvement.") var patience: Int?
+        @Option(help: "Augmentation: brightness factor uniform in 1 ± x (default 0.25).") var brightness: Double?
+        @Option(help: "Augmentation: contrast factor uniform in 1 ± x (default 0.25).") var contrast: Double?
+        @Option(help: "Augmentation: saturation factor uniform in 1 ± x (default 0.1).") var saturation: Double?
         @Flag(inversion: .prefixedNo, help: "Give the attribute heads the photo's colour statistics too (new models; a fine-tuned model keeps its parent's choice).")
         var colourStatistics = true
         @Option(help: "Use at most this many training products (quick runs).") var limit: Int?
@@ -63,6 +66,12 @@ struct TrainCommand: AsyncParsableCommand {
 
         enum Activation: String, ExpressibleByArgument { case always, never, ifNone = "if-none" }
 
+        func validate() throws {
+            for (name, value) in [("brightness", brightness), ("contrast", contrast), ("saturation", saturation)] {
+                if let value, !(0 ..< 1).contains(value) { throw ValidationError("--\(name) takes x in [0, 1): the factor is uniform in 1 ± x") }
+            }
+        }
+
         func options() -> TrainingOptions {
             var o = TrainingOptions()
             o.encoderMode = encoder
@@ -75,6 +84,9 @@ struct TrainCommand: AsyncParsableCommand {
             if let dropout { o.dropout = dropout }
             if let views { o.views = views }
             if let patience { o.patience = patience }
+            if let brightness { o.augmentation.brightness = brightness }
+            if let contrast { o.augmentation.contrast = contrast }
+            if let saturation { o.augmentation.saturation = saturation }
             o.colourStatistics = colourStatistics
             if encoder != .frozen, learningRate == nil { o.learningRate = 3e-4 }
             return o

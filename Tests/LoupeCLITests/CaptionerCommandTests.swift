@@ -33,11 +33,20 @@ import Testing
             let model = work.appendingPathComponent("model.pt").path
             let train = try runLoupe(["train", "captioner", "--database-url", url, "--objects", objects, "--pretrained", Self.weights,
                                       "--limit", "16", "--epochs", "2", "--views", "1", "--layers", "1", "--width", "64",
+                                      "--brightness", "0.1", "--contrast", "0.05", "--saturation", "0",
                                       "--run", work.appendingPathComponent("run").path, "--out", model])
             #expect(train.status == 0, "\(train.stderr)")
             #expect(train.stderr.contains("epoch 2/2"))
             #expect(train.stdout.contains("(active)"))
             #expect(FileManager.default.fileExists(atPath: work.appendingPathComponent("run/loss.png").path))
+            // The colour-jitter options reach the run's saved options (the rest of the augmentation unchanged).
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: work.appendingPathComponent("run/state.json"))) as! [String: Any]
+            let augmentation = (state["options"] as! [String: Any])["augmentation"] as! [String: Any]
+            #expect(augmentation["brightness"] as? Double == 0.1 && augmentation["contrast"] as? Double == 0.05)
+            #expect(augmentation["saturation"] as? Double == 0 && augmentation["maxRotation"] as? Double == 15)
+
+            let badJitter = try runLoupe(["train", "captioner", "--database-url", url, "--brightness", "1.5"])
+            #expect(badJitter.status != 0 && badJitter.stderr.contains("--brightness takes x in [0, 1)"), "\(badJitter.stderr)")
 
             // The registry row and the training snapshot it points to.
             let (models, snapshot, path) = try await database.withConnection(logger: logger) { c in
