@@ -10,10 +10,19 @@ public struct SceneBuilder: Sendable {
 
     // MARK: materials
 
+    /// Linear RGB reflectance at normal incidence (the scene is `assumed_gamma 1.0`). Metals that differ
+    /// by nothing but a few per cent of colour take measured values: silver, platinum, gold and brass
+    /// from Filament's table of metals (sRGB 250,249,245; 214,209,200; 255,220,157; 244,228,173,
+    /// linearised), white gold as the rhodium that plates it (about 75–79 % across the visible, an
+    /// approximate value: Filament does not list it). So platinum is the darker, warmer grey it is in
+    /// life and brass the paler, greener yellow. Before, the white metals were invented greys within 8 %
+    /// of each other (silver 0.93, white gold 0.86, platinum 0.80, platinum the coolest) and brass was
+    /// gold a little darker, which no photo under varied light could tell apart. Rose gold and copper
+    /// keep invented values.
     static let metalColors: [String: (Double, Double, Double)] = [
-        "yellow-gold": (1.00, 0.76, 0.33), "white-gold": (0.86, 0.86, 0.84), "rose-gold": (0.96, 0.60, 0.50),
-        "sterling-silver": (0.93, 0.93, 0.95), "platinum": (0.80, 0.81, 0.83), "copper": (0.93, 0.50, 0.32),
-        "brass": (0.88, 0.72, 0.38),
+        "yellow-gold": (1.000, 0.716, 0.337), "white-gold": (0.79, 0.77, 0.75), "rose-gold": (0.96, 0.60, 0.50),
+        "sterling-silver": (0.956, 0.947, 0.913), "platinum": (0.672, 0.637, 0.578), "copper": (0.93, 0.50, 0.32),
+        "brass": (0.905, 0.776, 0.418),
     ]
 
     struct Stone { let color: (Double, Double, Double); let ior: Double }

@@ -78,29 +78,65 @@ struct FixtureTests {
     /// on the studio sweep, rendered in yellow gold and in two-tone, differs over a good share of its
     /// yellow pixels. Before the banded texture, two-tone painted white gold on settings alone, and a
     /// band without stones rendered exactly as yellow gold.
-    @Test func twoTonePiecesShowBothMetals() async throws {
+    /// A stoneless band ring on the white studio sweep (the first of seed 5), rendered at 96 px in each
+    /// of `metals`, nothing else changed.
+    static func plainBandRenders(_ metals: [String], name: String) async throws -> [RGBImage] {
         let sampler = FixtureSampler(seed: 5)
         func isPlainStudioBand(_ spec: FixtureSpec) -> Bool {
             let a = spec.attributes
             return a.category == "ring" && spec.design == "band" && a.gemstones == ["none"] && spec.scene.background == "studio"
         }
         var spec = try #require((0 ..< 3000).lazy.map { sampler.spec($0) }.first(where: isPlainStudioBand))
-        let (renderer, root) = try Self.scratchRenderer("two-tone", size: 96)
+        let (renderer, root) = try scratchRenderer(name, size: 96)
         defer { try? FileManager.default.removeItem(at: root) }
-        /// Pixels of a clearly yellow hue (red and green well above blue), the yellow gold's body.
-        func yellowPixels(_ metal: String) async throws -> Int {
+        var images: [RGBImage] = []
+        for metal in metals {
             spec.attributes.metal = metal
-            spec.externalID = "two-tone-test-\(metal)"
+            spec.externalID = "\(name)-\(metal)"
             try await renderer.renderOne(spec, builder: SceneBuilder(), images: root, scenes: root)
-            let image = try RGBImage(contentsOf: root.appendingPathComponent("\(spec.externalID).jpg"))
-            return stride(from: 0, to: image.pixels.count, by: 3).filter { i in
+            images.append(try RGBImage(contentsOf: root.appendingPathComponent("\(spec.externalID).jpg")))
+        }
+        return images
+    }
+
+    @Test func twoTonePiecesShowBothMetals() async throws {
+        /// Pixels of a clearly yellow hue (red and green well above blue), the yellow gold's body.
+        func yellowPixels(_ image: RGBImage) -> Int {
+            stride(from: 0, to: image.pixels.count, by: 3).filter { i in
                 let (r, g, b) = (Int(image.pixels[i]), Int(image.pixels[i + 1]), Int(image.pixels[i + 2]))
                 return r - b > 45 && g - b > 25
             }.count
         }
-        let yellow = try await yellowPixels("yellow-gold"), twoTone = try await yellowPixels("two-tone")
+        let renders = try await Self.plainBandRenders(["yellow-gold", "two-tone"], name: "two-tone")
+        let yellow = yellowPixels(renders[0]), twoTone = yellowPixels(renders[1])
         #expect(yellow > 300, "the yellow-gold ring covers \(yellow) yellow pixels")
         #expect(Double(twoTone) < 0.75 * Double(yellow) && Double(twoTone) > 0.2 * Double(yellow), "two-tone: \(twoTone) of \(yellow) yellow pixels")
+    }
+
+    /// Metals that differ by a few per cent of colour render as the metals they are (measured
+    /// reflectances): silver brightest, then white gold (rhodium), then platinum, a warmer grey; brass a
+    /// greener yellow than gold. With the old invented colours, measured the same way, the white metals'
+    /// steps were 4.2 and 2.8 % of luminance, platinum was 1.4 levels cooler than silver (now 7.9
+    /// warmer), and brass's green-to-red ratio 0.024 above gold's (now 0.055); steps now 7.6 and 8.2 %.
+    @Test func metalsDifferAsTheyDoInLife() async throws {
+        let metals = ["sterling-silver", "white-gold", "platinum", "yellow-gold", "brass"]
+        let renders = try await Self.plainBandRenders(metals, name: "metals")
+        // The ring's body: pixels where the silver and platinum renders differ by more than 30 levels
+        // summed over the channels (faint reflections on the floor left out).
+        let ring = (0 ..< renders[0].pixels.count / 3).filter { p in
+            (0 ..< 3).reduce(0) { $0 + abs(Int(renders[0].pixels[3 * p + $1]) - Int(renders[2].pixels[3 * p + $1])) } > 30
+        }
+        #expect(ring.count > 300, "ring pixels: \(ring.count)")
+        func mean(_ image: RGBImage, _ channel: Int) -> Double {
+            ring.reduce(0) { $0 + Double(image.pixels[3 * $1 + channel]) } / Double(max(ring.count, 1))
+        }
+        let rgb = renders.map { image in (r: mean(image, 0), g: mean(image, 1), b: mean(image, 2)) }
+        let luminance = rgb.map { 0.299 * $0.r + 0.587 * $0.g + 0.114 * $0.b }
+        #expect(luminance[0] > 1.06 * luminance[1] && luminance[1] > 1.06 * luminance[2],
+                "luminance silver \(luminance[0]), white gold \(luminance[1]), platinum \(luminance[2])")
+        #expect(rgb[2].r - rgb[2].b > rgb[0].r - rgb[0].b + 4, "red − blue: silver \(rgb[0].r - rgb[0].b), platinum \(rgb[2].r - rgb[2].b)")
+        let (gold, brass) = (rgb[3].g / rgb[3].r, rgb[4].g / rgb[4].r)
+        #expect(brass > gold + 0.04, "green / red: gold \(gold), brass \(brass)")
     }
 
     /// Every piece whose label names a stone puts that stone in the scene. A bar necklace once rendered a
