@@ -74,10 +74,6 @@ struct FixtureTests {
         #expect(errors.isEmpty && records.map(\.record) == first)
     }
 
-    /// A two-tone piece shows white metal on its body, not only on settings: the same stoneless band ring
-    /// on the studio sweep, rendered in yellow gold and in two-tone, differs over a good share of its
-    /// yellow pixels. Before the banded texture, two-tone painted white gold on settings alone, and a
-    /// band without stones rendered exactly as yellow gold.
     /// A stoneless band ring on the white studio sweep (the first of seed 5), rendered at 96 px in each
     /// of `metals`, nothing else changed.
     static func plainBandRenders(_ metals: [String], name: String) async throws -> [RGBImage] {
@@ -99,6 +95,10 @@ struct FixtureTests {
         return images
     }
 
+    /// A two-tone piece shows white metal on its body, not only on settings: the same stoneless band ring
+    /// on the studio sweep, rendered in yellow gold and in two-tone, differs over a good share of its
+    /// yellow pixels. Before the banded texture, two-tone painted white gold on settings alone, and a
+    /// band without stones rendered exactly as yellow gold.
     @Test func twoTonePiecesShowBothMetals() async throws {
         /// Pixels of a clearly yellow hue (red and green well above blue), the yellow gold's body.
         func yellowPixels(_ image: RGBImage) -> Int {
