@@ -6,13 +6,16 @@ public struct DecodingOptions: Codable, Sendable, Equatable {
     /// 1 = greedy.
     public var beamWidth = 3
     /// Finished hypotheses are ranked by log p / length^α (α = 0: raw log-probability, favours short text).
-    public var lengthPenalty = 0.7
+    /// 0 by default: on the 344 validation products, α = 0, 0.15, 0.3, 0.5, 0.7, 1.0 gave BLEU-4 0.457,
+    /// 0.455, 0.452, 0.446, 0.435, 0.423 (beam 3), the drafts already running 7 % longer than the
+    /// references at 0.7 (README, captioner's Measured section).
+    public var lengthPenalty = 0.0
     /// No n-gram of this order may appear twice (0 disables).
     public var noRepeatNGram = 4
     /// Step with the shim's fused decoder (one C call per token); false: the same step as libtorch
     /// operators from Swift (`stepLogProbabilities`), the reference it is tested and benchmarked against.
     public var fused = true
-    public init(beamWidth: Int = 3, lengthPenalty: Double = 0.7, noRepeatNGram: Int = 4, fused: Bool = true) {
+    public init(beamWidth: Int = 3, lengthPenalty: Double = 0.0, noRepeatNGram: Int = 4, fused: Bool = true) {
         (self.beamWidth, self.lengthPenalty, self.noRepeatNGram, self.fused) = (beamWidth, lengthPenalty, noRepeatNGram, fused)
     }
 }

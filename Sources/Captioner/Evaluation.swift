@@ -63,10 +63,10 @@ public enum Evaluator {
 
     /// Drafts every example from its first photo, read from `photos`, and scores them: how `loupe eval`,
     /// `loupe train --test` and the retraining job's held-out evaluation all measure a model.
-    public static func evaluate(drafter: Drafter, examples: [CaptionExample], photos: any PhotoSource, beam: Int,
+    public static func evaluate(drafter: Drafter, examples: [CaptionExample], photos: any PhotoSource, options: DecodingOptions,
                                 progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationReport {
         try evaluate(drafter: drafter, features: { i in try drafter.features(of: photos.photo(examples[i].images[0])) },
-                     examples: examples, options: DecodingOptions(beamWidth: beam), progress: progress).0
+                     examples: examples, options: options, progress: progress).0
     }
 
     public static func score(drafts: [Draft], probabilities: [AttributeProbabilities], examples: [CaptionExample],

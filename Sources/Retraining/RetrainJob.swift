@@ -244,7 +244,7 @@ public struct RetrainJob: JobHandler {
             let candidate = try Drafter(contentsOf: result.modelFile)
             let current = try Drafter(contentsOf: parent)
             func evaluate(_ drafter: Drafter, _ label: String) throws -> EvaluationReport {
-                try Evaluator.evaluate(drafter: drafter, examples: heldOutSet, photos: photos, beam: beam) { context.report("\(label) \($0)/\($1)") }
+                try Evaluator.evaluate(drafter: drafter, examples: heldOutSet, photos: photos, options: DecodingOptions(beamWidth: beam)) { context.report("\(label) \($0)/\($1)") }
             }
             let c = try evaluate(candidate, "evaluating candidate")
             try context.checkStop()

@@ -36,7 +36,7 @@ public struct ServiceDependencies: Sendable {
                                     backgroundLogger: logger)
         let objects = try DirectoryObjectStore(root: URL(fileURLWithPath: configuration.objectsDirectory))
         let drafts = DraftRepository(client: client)
-        let server = ModelServer(beam: configuration.beam, maxBatch: configuration.inferenceBatch,
+        let server = ModelServer(beam: configuration.beam, lengthPenalty: configuration.lengthPenalty, maxBatch: configuration.inferenceBatch,
                                  gatherWindow: configuration.inferenceGather, logger: logger)
         let watcher = ModelWatcher(server: server, client: client, fallback: configuration.fallbackModel,
                                    interval: configuration.modelPollInterval, logger: logger)

@@ -74,10 +74,11 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
         let continuation: CheckedContinuation<GeneratedDraft, any Error>
     }
 
-    public init(beam: Int, maxBatch: Int = 8, gatherWindow: Duration = .milliseconds(40), logger: Logger) {
+    public init(beam: Int, lengthPenalty: Double = DecodingOptions().lengthPenalty, maxBatch: Int = 8,
+                gatherWindow: Duration = .milliseconds(40), logger: Logger) {
         precondition(maxBatch >= 1, "batches of at least one request")
         precondition(gatherWindow >= .zero, "a gather window cannot be negative")
-        options = DecodingOptions(beamWidth: beam)
+        options = DecodingOptions(beamWidth: beam, lengthPenalty: lengthPenalty)
         self.maxBatch = maxBatch
         self.gatherWindow = gatherWindow
         self.logger = logger

@@ -1,3 +1,4 @@
+import Captioner
 import Foundation
 
 /// Everything `loupe serve` can be told. Defaults here; the CLI fills values from flags and environment.
@@ -14,6 +15,8 @@ public struct ServiceConfiguration: Sendable {
     public var modelPollInterval: Duration = .seconds(5)
     /// Beam width for drafts.
     public var beam = 3
+    /// Beam search's length penalty α (`DecodingOptions.lengthPenalty`).
+    public var lengthPenalty = DecodingOptions().lengthPenalty
     /// Most uploads drafted together (those waiting while the previous batch ran).
     public var inferenceBatch = 8
     /// How long a batch waits for the uploads the previous one saw (`ModelServer.gatherWindow`).

@@ -160,7 +160,7 @@ struct TrainCommand: AsyncParsableCommand {
             var testReport: EvaluationReport? = nil
             if test, !testSet.isEmpty {
                 let drafter = try Drafter(contentsOf: result.modelFile)
-                testReport = try evaluate(drafter: drafter, examples: testSet, photos: photos, beam: 3, progress: bar)
+                testReport = try evaluate(drafter: drafter, examples: testSet, photos: photos, options: DecodingOptions(), progress: bar)
                 print(String(format: "test: BLEU-4 %.3f ROUGE-L %.3f CIDEr-D %.3f category %.3f metal %.3f gemstones %.3f violations %d false claims %d",
                              testReport!.bleu4, testReport!.rougeL, testReport!.ciderD, testReport!.accuracy["category"] ?? 0,
                              testReport!.accuracy["metal"] ?? 0, testReport!.accuracy["gemstone"] ?? 0,
@@ -294,8 +294,8 @@ struct Snapshot: Codable {
 extension EncoderMode: ExpressibleByArgument {}
 
 /// Drafts for examples read from the object store, scored.
-func evaluate(drafter: Drafter, examples: [CaptionExample], photos: any PhotoSource, beam: Int, progress: LineProgress) throws -> EvaluationReport {
-    let report = try Evaluator.evaluate(drafter: drafter, examples: examples, photos: photos, beam: beam) { progress.update("evaluating", $0, $1) }
+func evaluate(drafter: Drafter, examples: [CaptionExample], photos: any PhotoSource, options: DecodingOptions, progress: LineProgress) throws -> EvaluationReport {
+    let report = try Evaluator.evaluate(drafter: drafter, examples: examples, photos: photos, options: options) { progress.update("evaluating", $0, $1) }
     progress.finish()
     return report
 }
@@ -333,6 +333,16 @@ final class LineProgress: @unchecked Sendable {
     }
 }
 
+/// How beam search ranks finished drafts; `describe` and `eval captioner` share it.
+struct SearchOptions: ParsableArguments {
+    @Option(help: "Length penalty α: finished drafts are ranked by log p / length^α (0 = raw log-probability, the measured best).")
+    var lengthPenalty = DecodingOptions().lengthPenalty
+
+    func validate() throws {
+        guard lengthPenalty.isFinite, lengthPenalty >= 0 else { throw ValidationError("--length-penalty must be a number ≥ 0") }
+    }
+}
+
 struct DescribeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "describe", abstract: "Draft a listing for each photo (no database needed).")
@@ -340,6 +350,7 @@ struct DescribeCommand: ParsableCommand {
     @Argument(help: "Photos (JPEG or PNG, any size).") var photos: [String]
     @Option(help: "Model file (default: LOUPE_MODEL or .cache/models/captioner/default.pt).") var model: String?
     @Option(help: "Beam width (1 = greedy).") var beam = 3
+    @OptionGroup var search: SearchOptions
     @Flag(help: "One JSON object per photo and line.") var json = false
     @Flag(help: "Decode JPEGs at full size instead of reduced to the encoder's input side (slower; drafts as accurate, not always word for word the same).")
     var fullDecode = false
@@ -348,6 +359,7 @@ struct DescribeCommand: ParsableCommand {
     func run() throws {
         try runtime.apply()
         guard beam >= 1 else { throw ValidationError("--beam must be at least 1") }
+        let options = DecodingOptions(beamWidth: beam, lengthPenalty: search.lengthPenalty)
         let file = URL(fileURLWithPath: model ?? Paths.defaultModel)
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw ValidationError("no model at \(file.path): train one (`make run` or `loupe train captioner`) or pass --model")
@@ -360,7 +372,7 @@ struct DescribeCommand: ParsableCommand {
             do {
                 // Decoded as the service decodes uploads: reduced to the encoder's input side.
                 let image = try RGBImage(contentsOf: URL(fileURLWithPath: path), reducedTo: fullDecode ? nil : drafter.model.config.imageSize)
-                let draft = try drafter.describe(image, options: DecodingOptions(beamWidth: beam))
+                let draft = try drafter.describe(image, options: options)
                 if json {
                     print(String(decoding: try encoder.encode(draft), as: UTF8.self))
                 } else {
@@ -402,6 +414,7 @@ struct EvalCommand: AsyncParsableCommand {
         @Option(help: "Model file (default: LOUPE_MODEL or .cache/models/captioner/default.pt).") var model: String?
         @Option(help: "train, validation or test.") var split: DatasetSplit = .test
         @Option(help: "Beam width.") var beam = 3
+        @OptionGroup var search: SearchOptions
         @Flag(help: "Print the report as JSON.") var json = false
         @Option(help: "Object store directory (default: LOUPE_OBJECTS or .cache/objects).") var objects: String?
         @Option(help: "Evaluate only the first N products of the split (quick checks).") var limit: Int?
@@ -425,13 +438,14 @@ struct EvalCommand: AsyncParsableCommand {
             let chosen = limit.map { Array(inCategory.prefix($0)) } ?? inCategory
             guard !chosen.isEmpty else { throw ValidationError("the \(split.rawValue) split is empty") }
             let photos = DirectoryPhotoSource(store: try DirectoryObjectStore(root: URL(fileURLWithPath: objects ?? Paths.objects)))
-            let report = try evaluate(drafter: drafter, examples: chosen, photos: photos, beam: beam, progress: LineProgress())
+            let report = try evaluate(drafter: drafter, examples: chosen, photos: photos,
+                                      options: DecodingOptions(beamWidth: beam, lengthPenalty: search.lengthPenalty), progress: LineProgress())
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
                 print(String(decoding: try encoder.encode(EvalOutput(model: drafter.model.config.version, split: split.rawValue, report: report)), as: UTF8.self))
             } else {
-                print("model \(drafter.model.config.version) on \(report.examples) \(split.rawValue) products (beam \(beam))")
+                print("model \(drafter.model.config.version) on \(report.examples) \(split.rawValue) products (beam \(beam), length penalty \(search.lengthPenalty))")
                 print("BLEU-1..4 " + report.bleu.map { String(format: "%.3f", $0) }.joined(separator: " ")
                       + String(format: "  ROUGE-L %.3f  CIDEr-D %.3f  title %.3f", report.rougeL, report.ciderD, report.titleAccuracy))
                 for field in report.accuracy.keys.sorted() {

@@ -21,6 +21,7 @@ struct ServeCommand: AsyncParsableCommand {
     var model: String?
     @Option(help: "Seconds between checks for a newly promoted model.") var modelPoll: Double = 5
     @Option(help: "Beam width for drafts.") var beam = 3
+    @OptionGroup var search: SearchOptions
     @Option(help: "Most uploads drafted together: those that arrive while a batch runs wait and go as the next one.") var inferenceBatch = 8
     @Option(help: "Milliseconds a batch waits for as many uploads as the previous one saw (0: never waits).") var inferenceGatherMs = 40
     @Option(help: "Largest upload in MiB (LOUPE_MAX_UPLOAD_MIB, default 15).") var maxUploadMib: Int?
@@ -45,6 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         config.modelPollInterval = .milliseconds(Int(modelPoll * 1000))
         guard (1 ... 10).contains(beam) else { throw ValidationError("--beam must be 1-10") }
         config.beam = beam
+        config.lengthPenalty = search.lengthPenalty
         guard (1 ... 32).contains(inferenceBatch) else { throw ValidationError("--inference-batch must be 1-32") }
         config.inferenceBatch = inferenceBatch
         guard (0 ... 1000).contains(inferenceGatherMs) else { throw ValidationError("--inference-gather-ms must be 0-1000") }

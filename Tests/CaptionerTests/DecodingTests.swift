@@ -72,6 +72,41 @@ import Torch
         }
     }
 
+    /// Scripted log-probabilities with two ways to finish: a short draft "a <sep>" (p = 0.6 · 0.5, log p =
+    /// −1.20 over 3 tokens) and a long one "b <sep> b b b b" (p = 0.4 · 0.6, log p = −1.43 over 7). The raw
+    /// log-probability (α = 0) keeps the short one; α = 1 ranks by log p per token (−0.40 against −0.20) and
+    /// keeps the long one.
+    @Test func lengthPenaltyDecidesBetweenAShortAndALongDraft() throws {
+        let model = try model()
+        let v = model.config.vocabulary
+        let a = v.id("ideal"), b = v.id("pairs")
+        #expect(a != v.unknownID && b != v.unknownID)
+        func row(_ ids: [Int]) -> [Float] {
+            var row = [Float](repeating: -.infinity, count: v.count)
+            let body = Array(ids.dropFirst())
+            switch body {
+            case []: row[a] = log(0.6); row[b] = log(0.4)
+            case [a], [b]: row[v.separatorID] = 0
+            case [a, v.separatorID]: row[v.eosID] = log(0.5)
+            default:
+                precondition(body.first == b, "unexpected beam \(body)")
+                if body.count < 6 { row[b] = 0 } else { row[v.eosID] = log(0.6) }
+            }
+            return row
+        }
+        for (penalty, expected) in [(0.0, [a, v.separatorID]), (1.0, [b, v.separatorID, b, b, b, b])] {
+            var search = BeamSearch(bos: v.bosID)
+            let options = DecodingOptions(beamWidth: 2, lengthPenalty: penalty, noRepeatNGram: 0)
+            for step in 1 ..< model.config.maxLength where !search.done {
+                let rows = search.beams.flatMap { row($0.ids) }
+                _ = search.advance(rows[...], step: step, model: model, options: options, banned: [])
+            }
+            #expect(search.done)
+            #expect(search.finished.count == 2, "α = \(penalty): \(search.finished)")
+            #expect(search.result == expected, "α = \(penalty): \(search.result)")
+        }
+    }
+
     @Test func noRepeatCompletionsFindEveryEarlierContinuation() {
         #expect(CaptionModel.repeatedNGramCompletions([1, 2, 3, 1, 2], n: 3) == [3])
         #expect(CaptionModel.repeatedNGramCompletions([5, 5, 5], n: 2) == [5])

@@ -78,6 +78,9 @@ import Testing
             let metal = attributes["metal"] as! [String: Any]
             if (metal["confidence"] as! Double) < 0.9 { #expect((draft["needs_review"] as! [String]).contains("metal")) }
 
+            let negative = try runLoupe(["describe", good, "--model", model, "--length-penalty=-1"])
+            #expect(negative.status != 0 && negative.stderr.contains("--length-penalty must be a number ≥ 0"), "\(negative.stderr)")
+
             // A 1024×1024 JPEG is decoded reduced (1/4, 256 px) unless --full-decode asks for every pixel.
             let large = work.appendingPathComponent("large.jpg")
             let pixels = try RGBImage(contentsOf: URL(fileURLWithPath: good)).tensor()
