@@ -7,23 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
-loupe=.build/release/loupe
 port=8090
-admin_url=$(scripts/postgres.sh url)
-bench_url=${admin_url%/*}/loupe_bench
-work=.cache/bench-service
-rm -rf "$work" && mkdir -p "$work"
-command -v wrk >/dev/null || { echo "wrk missing: scripts/install-deps.sh" >&2; exit 1; }
-[ -f .cache/models/captioner/default.pt ] || { echo "no default model: make captioner" >&2; exit 1; }
-
-psql "$admin_url" -qc "DROP DATABASE IF EXISTS loupe_bench WITH (FORCE)" -c "CREATE DATABASE loupe_bench" >/dev/null
-$loupe migrate --database-url "$bench_url" >/dev/null
-token=$($loupe users add bench-artisan --role artisan --quiet --database-url "$bench_url")
-/usr/bin/python3 - "$work/photo.jpg" <<'PY'
-import sys
-from PIL import Image
-Image.open("Fixtures/catalogue/images/fx-2026-000001.jpg").convert("RGB").resize((1000, 1000), Image.LANCZOS).save(sys.argv[1], quality=90)
-PY
+source benchmarks/service_setup.sh
+service_setup loupe_bench .cache/bench-service
 
 LOUPE_OBJECTS=$work/objects $loupe serve --port $port --database-url "$bench_url" --model-poll 60 > "$work/serve.log" 2>&1 &
 server=$!
@@ -31,7 +17,6 @@ trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf localhost:$port/readyz >/dev/null && break; sleep 0.2; done
 curl -sf localhost:$port/readyz >/dev/null || { cat "$work/serve.log"; exit 1; }
 
-export LOUPE_BENCH_PHOTO=$work/photo.jpg LOUPE_BENCH_TOKEN=$token
 run() { wrk -t "$1" -c "$2" -d "${3}s" --timeout 10s -s benchmarks/upload.lua "http://127.0.0.1:$port" | grep '^RESULT' | sed "s/^RESULT/$4/"; }
 echo "photo: 1000x1000 JPEG ($(stat -c %s "$work/photo.jpg") bytes), $(nproc) cores, beam 3"
 run 1 1 "$seconds" "upload c=1 "
