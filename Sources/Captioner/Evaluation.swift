@@ -33,6 +33,10 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
     /// Per single-valued field and true value: the share of its examples predicted right (recall), for
     /// the values present. Optional: reports recorded before it existed have none.
     public var recall: [String: [String: Double]]? = nil
+    /// The descriptions' length over the references' (BLEU's lengths: 13a tokens, closest reference per
+    /// draft, as sacrebleu's ratio); above 1 the drafts run longer, below it the brevity penalty bites.
+    /// Optional: reports recorded before it existed have none.
+    public var lengthRatio: Double? = nil
 
     public init() {}
 
@@ -76,7 +80,9 @@ public enum Evaluator {
         guard !examples.isEmpty else { return report }
         let hypotheses = drafts.map(\.description)
         let references = examples.map(\.descriptions)
-        report.bleu = BLEU().corpusScore(hypotheses: hypotheses, references: references).cumulative
+        let bleu = BLEU().corpusScore(hypotheses: hypotheses, references: references)
+        report.bleu = bleu.cumulative
+        report.lengthRatio = Double(bleu.hypothesisLength) / Double(max(bleu.referenceLength, 1))
         report.rougeL = RougeL.corpusF(hypotheses: hypotheses, references: references)
         report.ciderD = CIDErD.score(hypotheses: hypotheses.map(CIDErD.normalize),
                                      references: references.map { $0.map(CIDErD.normalize) }).mean

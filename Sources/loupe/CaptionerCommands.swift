@@ -447,7 +447,8 @@ struct EvalCommand: AsyncParsableCommand {
             } else {
                 print("model \(drafter.model.config.version) on \(report.examples) \(split.rawValue) products (beam \(beam), length penalty \(search.lengthPenalty))")
                 print("BLEU-1..4 " + report.bleu.map { String(format: "%.3f", $0) }.joined(separator: " ")
-                      + String(format: "  ROUGE-L %.3f  CIDEr-D %.3f  title %.3f", report.rougeL, report.ciderD, report.titleAccuracy))
+                      + String(format: "  ROUGE-L %.3f  CIDEr-D %.3f  title %.3f  length/reference %.3f", report.rougeL, report.ciderD,
+                               report.titleAccuracy, report.lengthRatio ?? .nan))
                 for field in report.accuracy.keys.sorted() {
                     print(String(format: "%-9@ accuracy %.3f  F1 %.3f%@", field, report.accuracy[field]!, report.macroF1[field] ?? 0,
                                  report.ece[field].map { String(format: "  ECE %.3f", $0) } ?? ""))

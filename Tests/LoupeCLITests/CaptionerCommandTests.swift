@@ -99,6 +99,7 @@ import Testing
             #expect(evaluated.status == 0, "\(evaluated.stderr)")
             let report = (try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as! [String: Any])["report"] as! [String: Any]
             #expect((report["bleu"] as! [Double]).count == 4)
+            #expect((report["lengthRatio"] as? Double).map { $0 >= 0 } == true, "\(report)")  // 0 when two epochs draft nothing
             #expect(report["examples"] as? Int == 3)
             #expect(report["groundingViolations"] as? Int == 0)
             #expect((report["accuracy"] as! [String: Double]).keys.sorted() == ["category", "finish", "gemstone", "metal", "style"])

@@ -9,6 +9,8 @@ import Testing
 
     struct Reference: Decodable {
         let bleu: [Double]
+        /// sacrebleu's hypothesis and closest-reference lengths.
+        let bleuLengths: [Int]
         let rougeL: Double
         let cider: Double?
         let ciderScores: [Double]?
@@ -70,6 +72,7 @@ import Testing
         for n in 0 ..< 4 {
             #expect(abs(score.cumulative[n] - reference.bleu[n]) < 1e-4, "BLEU-\(n + 1): \(score.cumulative[n]) vs \(reference.bleu[n])")
         }
+        #expect([score.hypothesisLength, score.referenceLength] == reference.bleuLengths)
         // A corpus-level change must move the score: drop the perfect match.
         let worse = BLEU().corpusScore(hypotheses: Array(Self.hypotheses.dropLast()), references: Array(Self.references.dropLast()))
         #expect(worse.bleu4 < score.bleu4)

@@ -11,10 +11,11 @@ hyps, refs = corpus["hypotheses"], corpus["references"]
 width = max(len(r) for r in refs)
 # sacrebleu wants reference streams; pad ragged sets with None as its docs allow.
 streams = [[r[i] if i < len(r) else None for r in refs] for i in range(width)]
-bleu = [sacrebleu.BLEU(max_ngram_order=n).corpus_score(hyps, streams).score / 100 for n in (1, 2, 3, 4)]
+scores = [sacrebleu.BLEU(max_ngram_order=n).corpus_score(hyps, streams) for n in (1, 2, 3, 4)]
+bleu = [s.score / 100 for s in scores]
 scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 rouge = sum(scorer.score_multi(r, h)["rougeL"].fmeasure for h, r in zip(hyps, refs)) / len(hyps)
-result = {"bleu": bleu, "rougeL": rouge}
+result = {"bleu": bleu, "bleuLengths": [scores[3].sys_len, scores[3].ref_len], "rougeL": rouge}
 if "cider" in corpus:
     c = corpus["cider"]
     gts = {i: r for i, r in enumerate(c["references"])}
