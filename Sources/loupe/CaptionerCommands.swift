@@ -333,7 +333,7 @@ final class LineProgress: @unchecked Sendable {
     }
 }
 
-/// How beam search ranks finished drafts; `describe` and `eval captioner` share it.
+/// How beam search ranks finished drafts; `describe`, `eval captioner` and `serve` share it.
 struct SearchOptions: ParsableArguments {
     @Option(help: "Length penalty α: finished drafts are ranked by log p / length^α (0 = raw log-probability, the measured best).")
     var lengthPenalty = DecodingOptions().lengthPenalty
