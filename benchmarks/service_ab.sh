@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Two `loupe serve` settings side by side under the upload load of service_load.sh: concurrency 8, a
 # 1000×1000 JPEG with distinct bytes per upload, runs alternated so that both see the same hours of a
-# shared VM. Prints each run's drafts/s, p50 and p99, the served batches' sizes and drafting times (from
-# the service log), then the medians per setting.
+# shared VM. Prints each run's drafts/s, p50 and p99, then from the service log the batch sizes and
+# where the uploads' time went (read, queue for the batch, the batch's inference, store, and their sum:
+# the server's share of wrk's latency), then the medians per setting.
 # Usage: benchmarks/service_ab.sh "SERVE ARGS A" "SERVE ARGS B" [rounds, default 3] [seconds, default 15]
 # e.g.   benchmarks/service_ab.sh "--length-penalty 0.7" "--length-penalty 0"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { sed -n 2,7p "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n 2,8p "$0" >&2; exit 2; }
 a=$1 b=$2 rounds=${3:-3} seconds=${4:-15}
 port=8091
 source benchmarks/service_setup.sh
@@ -29,15 +30,21 @@ for round in $(seq "$rounds"); do
     echo "$setting round $round ($args): ${result#RESULT }"
     /usr/bin/python3 - "$log" <<'PY'
 import re, sys, collections
-sizes, times = collections.Counter(), []
+sizes, phases = collections.Counter(), collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    m = re.search(r"batch=(\d+) .*?inference_ms=(\d+)", line)
-    if m:
-        sizes[int(m.group(1))] += 1
-        times.append(int(m.group(2)))
-times.sort()  # per upload: the drafting time of the batch it was in
-q = lambda p: times[min(len(times) - 1, int(p * len(times)))] if times else 0
-print(f"  uploads by batch size {dict(sorted(sizes.items()))}; their batch's drafting ms p50 {q(0.5)} p90 {q(0.9)} max {q(1.0)}")
+    if "draft created" not in line:
+        continue
+    fields = dict(re.findall(r"(\w+)=(\S+)", line))
+    sizes[int(fields["batch"])] += 1
+    times = {k: int(fields[k + "_ms"]) for k in ("read", "queue", "inference", "store")}
+    for k, v in times.items():
+        phases[k].append(v)
+    phases["server"].append(sum(times.values()))
+def q(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p * len(values)))] if values else 0
+print(f"  uploads by batch size {dict(sorted(sizes.items()))}; ms p50/p99 per upload: "
+      + ", ".join(f"{k} {q(v, 0.5)}/{q(v, 0.99)}" for k, v in phases.items()))
 PY
   done
 done | tee "$work/runs.txt"

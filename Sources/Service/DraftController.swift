@@ -45,13 +45,23 @@ struct DraftController: Sendable {
     }
 
     /// Upload → decode → model → stored draft (the API and the artisan page both come here).
+    /// Logs where an upload's time went: reading and decoding it (`read_ms`), waiting for its batch
+    /// (`queue_ms`: the time to the model's answer less the batch's own drafting), the batch
+    /// (`inference_ms`), and storing photos and rows (`store_ms`).
     func createDraft(_ request: Request, user: User, logger: Logger) async throws -> DraftRecord {
+        let clock = ContinuousClock(), start = clock.now
         let upload = try await DraftUpload.read(request, limits: limits, reducedTo: generator.inputSide)
+        let read = clock.now
         let generated = try await generator.generate(upload.photos.map(\.image))
+        let answered = clock.now
         let record = try await store(upload, generated: generated, user: user, logger: logger)
         created.increment()
-        logger.info("draft created", metadata: ["draft": "\(record.id)", "photos": "\(upload.photos.count)",
-                                                "model": "\(generated.model.version)", "inference_ms": "\(Int(generated.milliseconds))", "batch": "\(generated.batch)"])
+        let queue = max(0, (answered - read).milliseconds - generated.milliseconds)
+        logger.info("draft created", metadata: [
+            "draft": "\(record.id)", "photos": "\(upload.photos.count)", "model": "\(generated.model.version)",
+            "batch": "\(generated.batch)", "read_ms": "\(Int((read - start).milliseconds))", "queue_ms": "\(Int(queue))",
+            "inference_ms": "\(Int(generated.milliseconds))", "store_ms": "\(Int((clock.now - answered).milliseconds))",
+        ])
         return record
     }
 
