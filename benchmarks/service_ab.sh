@@ -21,11 +21,8 @@ for round in $(seq "$rounds"); do
     [ $setting = A ] && args=$a || args=$b
     log=$work/serve-$setting-$round.log
     # shellcheck disable=SC2086  # the settings are word-split into flags on purpose
-    LOUPE_OBJECTS=$work/objects $loupe serve --port $port --database-url "$bench_url" --model-poll 60 $args > "$log" 2>&1 &
-    server=$!
-    for _ in $(seq 100); do curl -sf localhost:$port/readyz >/dev/null && break; sleep 0.2; done
-    curl -sf localhost:$port/readyz >/dev/null || { cat "$log"; exit 1; }
-    result=$(wrk -t 2 -c 8 -d "${seconds}s" --timeout 10s -s benchmarks/upload.lua "http://127.0.0.1:$port" | grep '^RESULT')
+    start_server $port "$log" $args
+    result=$(upload_run $port 2 8 "$seconds")
     kill $server; wait $server || true; server=
     echo "$setting round $round ($args): ${result#RESULT }"
     /usr/bin/python3 - "$log" <<'PY'

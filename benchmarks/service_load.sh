@@ -11,13 +11,11 @@ port=8090
 source benchmarks/service_setup.sh
 service_setup loupe_bench .cache/bench-service
 
-LOUPE_OBJECTS=$work/objects $loupe serve --port $port --database-url "$bench_url" --model-poll 60 > "$work/serve.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf localhost:$port/readyz >/dev/null && break; sleep 0.2; done
-curl -sf localhost:$port/readyz >/dev/null || { cat "$work/serve.log"; exit 1; }
+server=
+trap '[ -n "$server" ] && kill $server 2>/dev/null || true' EXIT
+start_server $port "$work/serve.log"
 
-run() { wrk -t "$1" -c "$2" -d "${3}s" --timeout 10s -s benchmarks/upload.lua "http://127.0.0.1:$port" | grep '^RESULT' | sed "s/^RESULT/$4/"; }
+run() { upload_run $port "$1" "$2" "$3" | sed "s/^RESULT/$4/"; }
 echo "photo: 1000x1000 JPEG ($(stat -c %s "$work/photo.jpg") bytes), $(nproc) cores, beam 3"
 run 1 1 "$seconds" "upload c=1 "
 run 2 8 "$seconds" "upload c=8 "
