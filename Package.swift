@@ -35,6 +35,7 @@ let package = Package(
                 .linkedLibrary("torch"),
                 .linkedLibrary("torch_cpu"),
                 .linkedLibrary("c10"),
+                .linkedLibrary("dnnl"),  // oneDNN, which libtorch links too: the MBConv encoder's primitives
                 .linkedLibrary("m"),
             ]
         ),

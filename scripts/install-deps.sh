@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
     libtorch-dev      # libtorch 1.13: the tensor engine behind Sources/CTorch
+    libdnnl-dev       # oneDNN 2.6 headers (the library libtorch itself uses): the shim's MBConv encoder
     libopenblas0-openmp  # optimised BLAS for libtorch's matrix products (Debian's default reference BLAS is 2.6x slower here)
     libjpeg-dev       # libjpeg-turbo for JPEG decoding and encoding
     libpng-dev        # libpng for PNG decoding and encoding

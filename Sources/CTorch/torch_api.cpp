@@ -4,6 +4,7 @@
 
 #include <torch/script.h>
 #include <torch/torch.h>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include <dlfcn.h>
 #include <malloc.h>
@@ -1420,3 +1421,199 @@ extern "C" lt_error lt_colour_statistics(lt_tensor x, lt_tensor *out) {
         *out = wrap(result);
     })
 }
+
+// MARK: MBConv encoder on oneDNN
+//
+// The same oneDNN convolution kernels libtorch calls (brgconv_1x1, brdgmm_dw on AVX-512), but each
+// layer is one primitive: bias, ReLU6 (eltwise clip [0, 6]) and the residual sum are post-ops, the
+// asymmetric "SAME" padding of the stride-2 layers is the primitive's own left/right padding, the
+// weights are reordered once into the layout the primitive asks for, and activations stay NHWC. Through
+// libtorch the ReLU6 passes and the explicit pads were about a third of the encoder's time (profiled on
+// a batch of eight 224-px photos), and the weights were reordered on every call.
+
+namespace {
+
+struct MBConvLayer {
+    int kind, stride, groups, flags;
+    int64_t cin, cout, kernel;
+    torch::Tensor weight, bias;  // (Cout, Cin / groups, k, k) contiguous; (Cout)
+    std::vector<std::pair<dnnl::memory::desc, dnnl::memory>> packed;  // the weights per requested layout
+};
+
+struct MBConvStep {
+    dnnl::convolution_forward primitive;
+    dnnl::memory::desc src, dst, bias;
+    dnnl::memory weights;
+    int64_t h, w;  // output size
+};
+
+struct MBConvPlan {
+    int64_t n, h, w;
+    std::vector<MBConvStep> steps;
+    int64_t largest;  // floats in the largest activation
+};
+
+struct MBConv {
+    dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+    std::vector<MBConvLayer> layers;
+    std::vector<std::unique_ptr<MBConvPlan>> plans;  // most recently built last
+};
+
+// TensorFlow "SAME": output ⌈in / stride⌉, the odd pixel of padding after (bottom/right).
+inline std::pair<int64_t, int64_t> same_padding(int64_t in, int64_t kernel, int64_t stride) {
+    const int64_t out = (in + stride - 1) / stride;
+    const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - in, 0);
+    return {total / 2, total - total / 2};
+}
+
+dnnl::memory::desc nhwc(int64_t n, int64_t c, int64_t h, int64_t w) {
+    return dnnl::memory::desc({n, c, h, w}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nhwc);
+}
+
+MBConvPlan &mbconv_plan(MBConv &m, int64_t n, int64_t h, int64_t w) {
+    for (auto it = m.plans.begin(); it != m.plans.end(); ++it)
+        if ((*it)->n == n && (*it)->h == h && (*it)->w == w) {
+            std::rotate(it, it + 1, m.plans.end());
+            return *m.plans.back();
+        }
+    using dnnl::memory;
+    auto plan = std::make_unique<MBConvPlan>();
+    plan->n = n, plan->h = h, plan->w = w, plan->largest = 0;
+    dnnl::stream stream(m.engine);
+    int64_t ih = h, iw = w;
+    for (auto &layer : m.layers) {
+        const auto [top, bottom] = same_padding(ih, layer.kernel, layer.stride);
+        const auto [left, right] = same_padding(iw, layer.kernel, layer.stride);
+        const int64_t oh = (ih + top + bottom - layer.kernel) / layer.stride + 1;
+        const int64_t ow = (iw + left + right - layer.kernel) / layer.stride + 1;
+        const auto src = nhwc(n, layer.cin, ih, iw), dst = nhwc(n, layer.cout, oh, ow);
+        const memory::desc bias({layer.cout}, memory::data_type::f32, memory::format_tag::x);
+        const memory::dims kernel = layer.groups == 1
+            ? memory::dims{layer.cout, layer.cin, layer.kernel, layer.kernel}
+            : memory::dims{layer.groups, layer.cout / layer.groups, layer.cin / layer.groups, layer.kernel, layer.kernel};
+        const memory::desc any(kernel, memory::data_type::f32, memory::format_tag::any);
+        dnnl::post_ops ops;
+        if (layer.kind == LT_MBCONV_PROJECT) {
+            if (layer.flags & 1) ops.append_sum(1.0f);
+        } else {
+            ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 6.0f);
+        }
+        dnnl::primitive_attr attr;
+        attr.set_post_ops(ops);
+        const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                                   src, any, bias, dst, {layer.stride, layer.stride}, {top, left},
+                                                   {bottom, right});
+        const dnnl::convolution_forward::primitive_desc pd(desc, attr, m.engine);
+        if (pd.src_desc() != src || pd.dst_desc() != dst)
+            throw std::runtime_error("oneDNN chose another activation layout than NHWC for a convolution");
+        MBConvStep step{dnnl::convolution_forward(pd), src, dst, bias, memory(), oh, ow};
+        for (auto &[d, mem] : layer.packed)
+            if (d == pd.weights_desc()) step.weights = mem;
+        if (!step.weights) {
+            const memory::desc plain(kernel, memory::data_type::f32,
+                                     layer.groups == 1 ? memory::format_tag::oihw : memory::format_tag::goihw);
+            memory user(plain, m.engine, layer.weight.data_ptr<float>());
+            step.weights = memory(pd.weights_desc(), m.engine);
+            dnnl::reorder(user, step.weights).execute(stream, user, step.weights);
+            stream.wait();
+            layer.packed.emplace_back(pd.weights_desc(), step.weights);
+        }
+        plan->largest = std::max(plan->largest, n * layer.cout * oh * ow);
+        plan->steps.push_back(std::move(step));
+        ih = oh, iw = ow;
+    }
+    constexpr size_t kPlans = 8;  // batch sizes a process uses: the service's 1…8, describe's 16 and its rest
+    if (m.plans.size() >= kPlans) m.plans.erase(m.plans.begin());
+    m.plans.push_back(std::move(plan));
+    return *m.plans.back();
+}
+
+}  // namespace
+
+extern "C" {
+
+lt_error lt_mbconv_new(const lt_tensor *weights, const lt_tensor *biases, const int *strides, const int *groups,
+                       const int *kinds, const int *flags, int count, lt_mbconv *out) {
+    PROTECT({
+        auto m = std::make_unique<MBConv>();
+        int64_t channels = 3;
+        for (int i = 0; i < count; i++) {
+            const auto &w = T(weights[i]), &b = T(biases[i]);
+            if (w.dim() != 4 || w.size(2) != w.size(3)) throw std::invalid_argument("mbconv: weights must be (Cout, Cin / groups, k, k)");
+            if (b.dim() != 1 || b.size(0) != w.size(0)) throw std::invalid_argument("mbconv: a bias per output channel");
+            if (groups[i] < 1 || strides[i] < 1) throw std::invalid_argument("mbconv: groups and stride must be positive");
+            if (w.size(1) * groups[i] != channels)
+                throw std::invalid_argument("mbconv: layer " + std::to_string(i) + " expects " + std::to_string(w.size(1) * groups[i]) +
+                                            " input channels, the previous layer gives " + std::to_string(channels));
+            if (kinds[i] < LT_MBCONV_STEM || kinds[i] > LT_MBCONV_HEAD) throw std::invalid_argument("mbconv: unknown layer kind");
+            if ((kinds[i] == LT_MBCONV_STEM) != (i == 0) || (kinds[i] == LT_MBCONV_HEAD) != (i == count - 1))
+                throw std::invalid_argument("mbconv: the stem first, the head last");
+            MBConvLayer layer{kinds[i], strides[i], groups[i], flags[i], channels, w.size(0), w.size(2),
+                              w.detach().to(torch::kFloat32).contiguous().clone(), b.detach().to(torch::kFloat32).contiguous().clone(), {}};
+            channels = layer.cout;
+            m->layers.push_back(std::move(layer));
+        }
+        // A residual adds the block's input: the block must keep its shape (stride 1, Cout = its Cin).
+        int64_t blockInput = 0;
+        bool strided = false;
+        for (size_t i = 0; i < m->layers.size(); i++) {
+            const auto &layer = m->layers[i];
+            const bool starts = layer.kind == LT_MBCONV_EXPAND || (layer.kind == LT_MBCONV_DEPTHWISE && m->layers[i - 1].kind != LT_MBCONV_EXPAND);
+            if (starts) blockInput = layer.cin, strided = false;
+            strided = strided || layer.stride != 1;
+            if ((layer.flags & 1) && (layer.kind != LT_MBCONV_PROJECT || strided || layer.cout != blockInput))
+                throw std::invalid_argument("mbconv: only a block that keeps its input's shape can add it (layer " + std::to_string(i) + ")");
+        }
+        *out = reinterpret_cast<lt_mbconv>(m.release());
+    })
+}
+
+void lt_mbconv_free(lt_mbconv encoder) { delete reinterpret_cast<MBConv *>(encoder); }
+
+lt_error lt_mbconv_encode(lt_mbconv encoder, lt_tensor x, lt_tensor *grid, lt_tensor *pooled) {
+    PROTECT({
+        auto &m = *reinterpret_cast<MBConv *>(encoder);
+        const auto &input = T(x);
+        if (input.dim() != 4 || input.size(1) != 3 || input.scalar_type() != torch::kFloat32)
+            throw std::invalid_argument("mbconv: input must be float32 (N, 3, H, W)");
+        const int64_t n = input.size(0);
+        (void)at::get_num_threads();  // sets this thread's OpenMP thread count to libtorch's, which oneDNN uses
+        auto &plan = mbconv_plan(m, n, input.size(2), input.size(3));
+        const auto source = input.contiguous(at::MemoryFormat::ChannelsLast);
+        // Three activation buffers: the block's input and output (X), the expansion (E), the depthwise (D).
+        const auto options = torch::TensorOptions().dtype(torch::kFloat32);
+        auto bx = torch::empty({plan.largest}, options), be = torch::empty({plan.largest}, options),
+             bd = torch::empty({plan.largest}, options);
+        const auto &head = m.layers.back();
+        const auto &last = plan.steps.back();
+        auto result = torch::empty({n, head.cout, last.h, last.w}, options.memory_format(at::MemoryFormat::ChannelsLast));
+        std::vector<torch::Tensor> taps;
+        dnnl::stream stream(m.engine);
+        float *current = source.data_ptr<float>();
+        for (size_t i = 0; i < m.layers.size(); i++) {
+            const auto &layer = m.layers[i];
+            const auto &step = plan.steps[i];
+            float *target;
+            switch (layer.kind) {
+            case LT_MBCONV_STEM: target = bx.data_ptr<float>(); break;
+            case LT_MBCONV_EXPAND: target = be.data_ptr<float>(); break;
+            case LT_MBCONV_DEPTHWISE: target = bd.data_ptr<float>(); break;
+            case LT_MBCONV_PROJECT: target = bx.data_ptr<float>(); break;  // in place over the block's input
+            default: target = result.data_ptr<float>(); break;
+            }
+            dnnl::memory src(step.src, m.engine, current), dst(step.dst, m.engine, target),
+                bias(step.bias, m.engine, layer.bias.data_ptr<float>());
+            step.primitive.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, step.weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
+            current = target;
+            if (layer.kind == LT_MBCONV_HEAD || (layer.kind == LT_MBCONV_PROJECT && (layer.flags & 2))) {
+                stream.wait();
+                taps.push_back(torch::from_blob(target, {n, step.h, step.w, layer.cout}, options).mean({1, 2}));  // (N, C)
+            }
+        }
+        stream.wait();
+        *grid = wrap(result);
+        *pooled = wrap(torch::cat(taps, 1));
+    })
+}
+
+}  // extern "C"

@@ -40,6 +40,8 @@ public final class Drafter {
     private var packedDecoder: FusedDecoderWeights?
     /// The encoder with its batch norms folded in, likewise built on the first photo.
     private var foldedEncoder: FoldedEncoder?
+    /// Run the folded encoder as libtorch operators (the reference) instead of its oneDNN primitives.
+    public var operatorEncoder = false
 
     public init(model: CaptionModel, taxonomy: Taxonomy = .standard) {
         self.model = model
@@ -140,7 +142,7 @@ public final class Drafter {
     /// Preprocessed photos (N, 3, S, S) through the folded encoder (`FoldedEncoder`).
     public func encode(_ input: Tensor) throws -> ImageFeatures {
         if foldedEncoder == nil { foldedEncoder = try FoldedEncoder(model.encoder) }
-        let (grid, pooled) = try foldedEncoder!.encode(input)
+        let (grid, pooled) = try operatorEncoder ? foldedEncoder!.encodeWithOperators(input) : foldedEncoder!.encode(input)
         return ImageFeatures(grid: grid, pooled: try model.withColourStatistics(pooled, of: input))
     }
 

@@ -11,6 +11,10 @@ import Torch
 ///   layer converts between layouts.
 /// Three fewer passes over every activation per block. A snapshot: weights are copied when it is built
 /// (the Drafter builds one per model). (README, captioner speed.)
+///
+/// `encode` runs it as one oneDNN primitive per convolution (`MBConvEncoder`: ReLU6, residual sums and
+/// the stride-2 padding fused into the convolutions, weights reordered once); `encodeWithOperators`
+/// runs the same folded layers as libtorch operators, the reference it is tested against.
 public final class FoldedEncoder {
     /// A convolution with its batch norm folded in.
     struct Conv {
@@ -45,6 +49,7 @@ public final class FoldedEncoder {
 
     let stem: Conv, blocks: [Block], head: Conv
     let stageEnds: Set<Int>
+    let fused: MBConvEncoder
 
     public init(_ encoder: EfficientNetLite) throws {
         (stem, head) = try withNoGrad { (try Conv(encoder.stem, encoder.stemNorm), try Conv(encoder.head, encoder.headNorm)) }
@@ -55,11 +60,27 @@ public final class FoldedEncoder {
             }
         }
         stageEnds = encoder.stageEnds
+        func layer(_ c: Conv, _ kind: MBConvEncoder.Kind, residual: Bool = false, tap: Bool = false) -> MBConvEncoder.Layer {
+            MBConvEncoder.Layer(weight: c.weight, bias: c.bias, stride: c.stride, groups: c.groups, kind: kind, residual: residual, tap: tap)
+        }
+        var layers = [layer(stem, .stem)]
+        for (i, block) in blocks.enumerated() {
+            if let expand = block.expand { layers.append(layer(expand, .expand)) }
+            layers.append(layer(block.depthwise, .depthwise))
+            layers.append(layer(block.project, .project, residual: block.residual, tap: stageEnds.contains(i)))
+        }
+        layers.append(layer(head, .head))
+        fused = try MBConvEncoder(layers: layers)
     }
 
     /// The same as `EfficientNetLite.encode`: (N, 3, H, W) → the head's grid (N, 1280, H/32, W/32) (in
     /// channels-last strides) and the pooled multi-scale vector (N, pooledWidth). No gradients.
     public func encode(_ x: Tensor) throws -> (grid: Tensor, pooled: Tensor) {
+        try withNoGrad { try fused.encode(x) }
+    }
+
+    /// `encode` as libtorch operators, one per convolution, activation, padding and residual sum.
+    public func encodeWithOperators(_ x: Tensor) throws -> (grid: Tensor, pooled: Tensor) {
         try withNoGrad {
             var h = try stem(x.contiguousChannelsLast()).relu6()  // (N, 32, H/2, W/2)
             var taps: [Tensor] = []

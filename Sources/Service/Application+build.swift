@@ -37,7 +37,7 @@ public struct ServiceDependencies: Sendable {
         let objects = try DirectoryObjectStore(root: URL(fileURLWithPath: configuration.objectsDirectory))
         let drafts = DraftRepository(client: client)
         let server = ModelServer(beam: configuration.beam, lengthPenalty: configuration.lengthPenalty, maxBatch: configuration.inferenceBatch,
-                                 gatherWindow: configuration.inferenceGather, logger: logger)
+                                 gatherWindow: configuration.inferenceGather, operatorEncoder: configuration.operatorEncoder, logger: logger)
         let watcher = ModelWatcher(server: server, client: client, fallback: configuration.fallbackModel,
                                    interval: configuration.modelPollInterval, logger: logger)
         let collector = ObjectCollector(store: objects, drafts: drafts, gracePeriod: configuration.orphanGracePeriod,

@@ -74,13 +74,17 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
         let continuation: CheckedContinuation<GeneratedDraft, any Error>
     }
 
+    /// Loaded drafters run their encoder as libtorch operators (`Drafter.operatorEncoder`).
+    let operatorEncoder: Bool
+
     public init(beam: Int, lengthPenalty: Double = DecodingOptions().lengthPenalty, maxBatch: Int = 8,
-                gatherWindow: Duration = .milliseconds(40), logger: Logger) {
+                gatherWindow: Duration = .milliseconds(40), operatorEncoder: Bool = false, logger: Logger) {
         precondition(maxBatch >= 1, "batches of at least one request")
         precondition(gatherWindow >= .zero, "a gather window cannot be negative")
         options = DecodingOptions(beamWidth: beam, lengthPenalty: lengthPenalty)
         self.maxBatch = maxBatch
         self.gatherWindow = gatherWindow
+        self.operatorEncoder = operatorEncoder
         self.logger = logger
     }
 
@@ -138,7 +142,11 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
     public func load(_ model: ModelInfo) async throws {
         let drafter = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Drafter, any Error>) in
             loading.async {
-                continuation.resume(with: Result { try Drafter(contentsOf: URL(fileURLWithPath: model.path)) })
+                continuation.resume(with: Result {
+                    let drafter = try Drafter(contentsOf: URL(fileURLWithPath: model.path))
+                    drafter.operatorEncoder = self.operatorEncoder
+                    return drafter
+                })
             }
         }
         let box = UncheckedBox(drafter)

@@ -17,6 +17,9 @@ public struct ServiceConfiguration: Sendable {
     public var beam = 3
     /// Beam search's length penalty α (`DecodingOptions.lengthPenalty`).
     public var lengthPenalty = DecodingOptions().lengthPenalty
+    /// Run the encoder as libtorch operators (the reference) instead of its fused oneDNN primitives;
+    /// for side-by-side measurements (`benchmarks/service_ab.sh`).
+    public var operatorEncoder = false
     /// Most uploads drafted together (those waiting while the previous batch ran).
     public var inferenceBatch = 8
     /// How long a batch waits for the uploads the previous one saw (`ModelServer.gatherWindow`).

@@ -18,6 +18,8 @@ extension Bench {
         @Option(help: "Timed drafts.") var runs = 30
         @Option(help: "Untimed warm-up drafts.") var warmup = 3
         @Flag(help: "Decode with libtorch operators from Swift, the reference path, instead of the shim's fused decoder.") var operators = false
+        @Flag(help: "Run the encoder as libtorch operators, the reference path, instead of its fused oneDNN primitives.")
+        var operatorEncoder = false
         @Option(help: "Photos drafted together per run, as the service batches concurrent uploads (decode included; no stage times).")
         var batch = 1
         @Flag(help: "Decode JPEGs at full size, the reference for the reduced (scaled IDCT) decode the service and describe use.")
@@ -26,6 +28,7 @@ extension Bench {
         func run() throws {
             try runtime.apply()
             let drafter = try Drafter(contentsOf: URL(fileURLWithPath: model ?? Paths.defaultModel))
+            drafter.operatorEncoder = operatorEncoder
             let files = try photos.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
             if batch > 1 { return try runBatches(drafter, files) }
@@ -48,8 +51,9 @@ extension Bench {
             }
             let names = ["decode_ms", "preprocess_ms", "encode_ms", "heads_and_beam_ms"]
             let parts = zip(names, stages).map { String(format: "\"%@\":%.2f", $0, percentile($1, 0.5)) }.joined(separator: ",")
-            print(String(format: #"{"threads":%d,"blas":"%@","beam":%d,"decoder":"%@","decode":"%@","runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,%@}"#,
-                         LibTorch.threads, LibTorch.blasCore.current ?? "other", beam, operators ? "operators" : "fused",
+            print(String(format: #"{"threads":%d,"blas":"%@","beam":%d,"encoder":"%@","decoder":"%@","decode":"%@","runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,%@}"#,
+                         LibTorch.threads, LibTorch.blasCore.current ?? "other", beam, operatorEncoder ? "operators" : "oneDNN",
+                         operators ? "operators" : "fused",
                          fullDecode ? "full" : "reduced", runs,
                          percentile(totals, 0.5), percentile(totals, 0.9), parts))
         }
@@ -69,8 +73,9 @@ extension Bench {
                 if i >= warmup { totals.append(Double(t1 - t0) / 1e6) }
             }
             let p50 = percentile(totals, 0.5)
-            print(String(format: #"{"threads":%d,"blas":"%@","beam":%d,"decoder":"%@","decode":"%@","batch":%d,"runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,"p50_ms_per_photo":%.2f}"#,
-                         LibTorch.threads, LibTorch.blasCore.current ?? "other", beam, operators ? "operators" : "fused",
+            print(String(format: #"{"threads":%d,"blas":"%@","beam":%d,"encoder":"%@","decoder":"%@","decode":"%@","batch":%d,"runs":%d,"p50_ms":%.2f,"p90_ms":%.2f,"p50_ms_per_photo":%.2f}"#,
+                         LibTorch.threads, LibTorch.blasCore.current ?? "other", beam, operatorEncoder ? "operators" : "oneDNN",
+                         operators ? "operators" : "fused",
                          fullDecode ? "full" : "reduced", batch, runs,
                          p50, percentile(totals, 0.9), p50 / Double(batch)))
         }

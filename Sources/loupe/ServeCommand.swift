@@ -22,6 +22,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between checks for a newly promoted model.") var modelPoll: Double = 5
     @Option(help: "Beam width for drafts.") var beam = 3
     @OptionGroup var search: SearchOptions
+    @Flag(help: ArgumentHelp("Run the encoder as libtorch operators, the reference path, for side-by-side measurements.", visibility: .hidden))
+    var operatorEncoder = false
     @Option(help: "Most uploads drafted together: those that arrive while a batch runs wait and go as the next one.") var inferenceBatch = 8
     @Option(help: "Milliseconds a batch waits for as many uploads as the previous one saw (0: never waits).") var inferenceGatherMs = 40
     @Option(help: "Largest upload in MiB (LOUPE_MAX_UPLOAD_MIB, default 15).") var maxUploadMib: Int?
@@ -49,6 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
         config.lengthPenalty = search.lengthPenalty
         guard (1 ... 32).contains(inferenceBatch) else { throw ValidationError("--inference-batch must be 1-32") }
         config.inferenceBatch = inferenceBatch
+        config.operatorEncoder = operatorEncoder
         guard (0 ... 1000).contains(inferenceGatherMs) else { throw ValidationError("--inference-gather-ms must be 0-1000") }
         config.inferenceGather = .milliseconds(inferenceGatherMs)
         if let mib = try maxUploadMib ?? environment["LOUPE_MAX_UPLOAD_MIB"].map({ guard let v = Int($0) else { throw ValidationError("LOUPE_MAX_UPLOAD_MIB is not a number") }; return v }) {

@@ -39,23 +39,56 @@ import Torch
 
     /// The inference encoder (batch norms folded into the convolutions, channels-last, padding inside
     /// the convolution where it is symmetric) is the same function as the layer-by-layer one, on the
-    /// real weights and running statistics, at sizes where "SAME" padding is asymmetric somewhere.
+    /// real weights and running statistics, at sizes where "SAME" padding is asymmetric somewhere: both
+    /// as libtorch operators and as the shim's fused oneDNN primitives (ReLU6, residual sums and padding
+    /// inside the convolutions), whose plans are per input shape and reused.
     @Test(arguments: [(100, 75), (64, 64)]) func foldedEncoderEqualsTheLayerByLayerOne(height: Int, width: Int) throws {
         let store = ParameterStore()
         let net = try EfficientNetLite(store.root)
         try store.load(Checkpoint.load(from: liteWeights).filter { !$0.name.hasPrefix("_fc.") })
         store.eval()
         LibTorch.manualSeed(4)
-        let input = try Tensor.randn([2, 3, height, width])
+        let input = try Tensor.randn([3, 3, height, width])
         let (grid, pooled) = try withNoGrad { try net.encode(input) }
-        let folded = try FoldedEncoder(net).encode(input)
-        #expect(folded.grid.shape == grid.shape && folded.pooled.shape == pooled.shape)
-        #expect(folded.grid.isChannelsLast)
         #expect(try grid.abs().max().item() > 1, "features of a real scale")
-        let gridDifference = try (folded.grid - grid).abs().max().item()
-        let pooledDifference = try (folded.pooled - pooled).abs().max().item()
-        #expect(gridDifference < 1e-4, "grid max |Δ| \(gridDifference)")
-        #expect(pooledDifference < 1e-4, "pooled max |Δ| \(pooledDifference)")
+        let encoder = try FoldedEncoder(net)
+        let operators = try encoder.encodeWithOperators(input)
+        let fused = try encoder.encode(input)
+        for (name, folded) in [("operators", operators), ("oneDNN", fused)] {
+            #expect(folded.grid.shape == grid.shape && folded.pooled.shape == pooled.shape, "\(name)")
+            #expect(folded.grid.isChannelsLast, "\(name)")
+            let gridDifference = try (folded.grid - grid).abs().max().item()
+            let pooledDifference = try (folded.pooled - pooled).abs().max().item()
+            #expect(gridDifference < 1e-4, "\(name): grid max |Δ| \(gridDifference)")
+            #expect(pooledDifference < 1e-4, "\(name): pooled max |Δ| \(pooledDifference)")
+        }
+        // Another batch size, then the first again: each photo's features do not depend on its batch.
+        let one = try encoder.encode(input.slice(dim: 0, 1 ..< 2))
+        #expect(try (one.grid - grid.slice(dim: 0, 1 ..< 2)).abs().max().item() < 1e-4)
+        let again = try encoder.encode(input)
+        #expect(try (again.pooled - fused.pooled).abs().max().item() == 0)
+    }
+
+    /// The oneDNN encoder refuses what it cannot run with an error, not a crash: a photo without three
+    /// channels, and a residual over a block that changes its input's shape.
+    @Test func mbconvEncoderRefusesBadInputAndBadLayers() throws {
+        let store = ParameterStore()
+        let net = try EfficientNetLite(store.root)
+        let encoder = try FoldedEncoder(net)
+        #expect(throws: TorchError.self) { try encoder.encode(Tensor.randn([1, 4, 32, 32])) }
+        func conv(_ cout: Int, _ cin: Int, _ k: Int, groups: Int = 1) throws -> (Tensor, Tensor) {
+            (try Tensor.randn([cout, cin / groups, k, k]), try Tensor.zeros([cout]))
+        }
+        let (sw, sb) = try conv(8, 3, 3), (dw, db) = try conv(8, 8, 3, groups: 8), (pw, pb) = try conv(16, 8, 1), (hw, hb) = try conv(32, 16, 1)
+        let layers = [MBConvEncoder.Layer(weight: sw, bias: sb, stride: 2, groups: 1, kind: .stem),
+                      MBConvEncoder.Layer(weight: dw, bias: db, stride: 1, groups: 8, kind: .depthwise),
+                      MBConvEncoder.Layer(weight: pw, bias: pb, stride: 1, groups: 1, kind: .project, residual: true),
+                      MBConvEncoder.Layer(weight: hw, bias: hb, stride: 1, groups: 1, kind: .head)]
+        #expect(throws: TorchError.self) { try MBConvEncoder(layers: layers) }  // 8 → 16 channels cannot add its input
+        var fine = layers
+        fine[2] = MBConvEncoder.Layer(weight: pw, bias: pb, stride: 1, groups: 1, kind: .project, tap: true)
+        let (grid, pooled) = try MBConvEncoder(layers: fine).encode(Tensor.randn([2, 3, 9, 7]))
+        #expect(grid.shape == [2, 32, 5, 4] && pooled.shape == [2, 16 + 32])
     }
 
     @Test func imagenetWeightsRecogniseARenderedNecklace() throws {

@@ -269,6 +269,26 @@ lt_error lt_decoder_step(lt_decoder decoder, const int64_t *tokens, const int64_
 // After a search step: row i of the cache becomes old row parents[i] (first `length` positions).
 lt_error lt_decoder_reorder(lt_decoder decoder, const int64_t *parents, int rows, int64_t length);
 
+// MBConv encoder (EfficientNet-Lite) run on oneDNN directly, for inference. libtorch's convolution goes
+// to the same oneDNN kernels but leaves ReLU6, the residual additions and the asymmetric "SAME" padding
+// to separate passes over every activation and reorders the weights on every call; here each
+// convolution is one oneDNN primitive with its bias, ReLU6 (eltwise clip) or residual sum as post-ops,
+// its asymmetric padding inside, weights reordered once, activations channels-last (NHWC) throughout.
+// Primitives are built per input shape (N, H, W) and kept.
+typedef struct lt_mbconv_opaque *lt_mbconv;
+// Layer kinds, in network order: one STEM, then per block an optional EXPAND, a DEPTHWISE and a PROJECT,
+// then one HEAD. Every kind but PROJECT ends in ReLU6.
+typedef enum { LT_MBCONV_STEM, LT_MBCONV_EXPAND, LT_MBCONV_DEPTHWISE, LT_MBCONV_PROJECT, LT_MBCONV_HEAD } lt_mbconv_kind;
+// Per layer: weight (Cout, Cin / groups, k, k) and bias (Cout), float32, batch norm already folded in
+// (copied); stride; groups; kind; flags: bit 0 (PROJECT) adds the block's input (residual), bit 1
+// (PROJECT) records the spatial mean of the block's output as a tap. The HEAD is always tapped.
+lt_error lt_mbconv_new(const lt_tensor *weights, const lt_tensor *biases, const int *strides, const int *groups,
+                       const int *kinds, const int *flags, int count, lt_mbconv *out);
+void lt_mbconv_free(lt_mbconv encoder);
+// x (N, 3, H, W) float32 → grid: the head's output (N, C, H', W'), channels-last strides; pooled: the
+// taps' spatial means concatenated, (N, ΣC). One call at a time per encoder.
+lt_error lt_mbconv_encode(lt_mbconv encoder, lt_tensor x, lt_tensor *grid, lt_tensor *pooled);
+
 #ifdef __cplusplus
 }
 #endif
