@@ -148,8 +148,17 @@ public final class CaptionModel {
     /// images' raw colour statistics when the model uses them.
     public func withColourStatistics(_ pooled: Tensor, of images: Tensor) throws -> Tensor {
         guard config.usesColourStatistics else { return pooled }
-        let pixels = try EfficientNetLite.denormalize(images)  // (N, 3, S, S) in [0, 1]
-        return try Tensor.cat([pooled, Functional.colourStatistics(pixels).to(pooled.dtype)], dim: 1)
+        return try Self.withColourStatistics(pooled, statistics: Self.colourStatistics(of: images))
+    }
+
+    /// The raw colour statistics (N, width) of encoder inputs (N, 3, S, S).
+    public static func colourStatistics(of images: Tensor) throws -> Tensor {
+        try Functional.colourStatistics(EfficientNetLite.denormalize(images))  // of (N, 3, S, S) in [0, 1]
+    }
+
+    /// The pooled features with statistics from `colourStatistics(of:)` appended.
+    public static func withColourStatistics(_ pooled: Tensor, statistics: Tensor) throws -> Tensor {
+        try Tensor.cat([pooled, statistics.to(pooled.dtype)], dim: 1)
     }
 
     /// Sets the colour statistics' standardisation from raw statistics of training photos (M, width).

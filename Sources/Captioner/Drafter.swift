@@ -82,40 +82,82 @@ public final class Drafter {
     /// Photos through the encoder at most this many at a time (activation memory).
     public static let encoderBatch = 16
 
+    /// One product's photos made ready for the encoder: the per-photo work (`preprocess` and the colour
+    /// statistics), which the service does in the request's handler, in parallel with other requests,
+    /// rather than in the serial batch. For a model with this input side and colour-statistics setting;
+    /// `describe(prepared:)` prepares again for another.
+    public struct PreparedPhotos: @unchecked Sendable {  // handed from a request handler to the inference queue, then only read
+        public let images: [RGBImage]
+        let size: Int
+        let input: Tensor        // (k, 3, S, S)
+        let statistics: Tensor?  // (k, colour statistics), when the model uses them
+    }
+
+    public static func prepare(_ images: [RGBImage], size: Int, colourStatistics: Bool) throws -> PreparedPhotos {
+        precondition(!images.isEmpty, "describe needs at least one photo")
+        return try withNoGrad {
+            let input = try Tensor.stack(images.map { try preprocess($0, size: size) })
+            return PreparedPhotos(images: images, size: size, input: input,
+                                  statistics: colourStatistics ? try CaptionModel.colourStatistics(of: input) : nil)
+        }
+    }
+
+    /// `prepare` for this drafter's model.
+    public func prepare(_ images: [RGBImage]) throws -> PreparedPhotos {
+        try Self.prepare(images, size: model.config.imageSize, colourStatistics: model.config.usesColourStatistics)
+    }
+
     /// Drafts for several products at once, each as `describe(_:)` makes it alone: every photo of every
     /// product goes through the encoder in batches, the attribute heads see them all, and one beam search
     /// steps the primary photos' beams together (`CaptionModel.search(memories:)`). A product whose
     /// photos cannot be prepared fails alone; a failure of the shared work fails them all.
     public func describe(batch products: [[RGBImage]], options: DecodingOptions = .init()) -> [Result<Draft, any Error>] {
+        describe(prepared: products.map { photos in Result { try prepare(photos) } }, options: options)
+    }
+
+    /// `describe(batch:)` for photos already prepared (`prepare`); those prepared for another model's
+    /// input are prepared again.
+    public func describe(prepared products: [Result<PreparedPhotos, any Error>], options: DecodingOptions = .init()) -> [Result<Draft, any Error>] {
         var results = [Result<Draft, any Error>?](repeating: nil, count: products.count)
-        var inputs: [Tensor] = [], photosOf: [(product: Int, photos: Range<Int>)] = []
-        for (p, photos) in products.enumerated() {
-            precondition(!photos.isEmpty, "describe needs at least one photo")
+        var ready: [(product: Int, photos: PreparedPhotos)] = []
+        for (p, product) in products.enumerated() {
             do {
-                let prepared = try photos.map { try Self.preprocess($0, size: model.config.imageSize) }  // (3, S, S) each
-                photosOf.append((p, inputs.count ..< inputs.count + prepared.count))
-                inputs += prepared
+                var photos = try product.get()
+                if photos.size != model.config.imageSize || (photos.statistics != nil) != model.config.usesColourStatistics {
+                    photos = try prepare(photos.images)
+                }
+                ready.append((p, photos))
             } catch {
                 results[p] = .failure(error)
             }
         }
         do {
             try withNoGrad {
-                guard !inputs.isEmpty else { return }
+                guard !ready.isEmpty else { return }
+                var photosOf: [Range<Int>] = [], count = 0
+                for (_, photos) in ready {
+                    photosOf.append(count ..< count + photos.images.count)
+                    count += photos.images.count
+                }
+                let inputs = ready.count == 1 ? ready[0].photos.input : try Tensor.cat(ready.map(\.photos.input), dim: 0)
                 var grids: [Tensor] = [], pooled: [Tensor] = []
-                for start in stride(from: 0, to: inputs.count, by: Self.encoderBatch) {
-                    let f = try encode(Tensor.stack(Array(inputs[start ..< min(start + Self.encoderBatch, inputs.count)])))
+                for start in stride(from: 0, to: count, by: Self.encoderBatch) {
+                    let f = try encoder(inputs.slice(dim: 0, start ..< min(start + Self.encoderBatch, count)))
                     grids.append(f.grid)
                     pooled.append(f.pooled)
                 }
-                let features = ImageFeatures(grid: grids.count == 1 ? grids[0] : try Tensor.cat(grids, dim: 0),
-                                             pooled: pooled.count == 1 ? pooled[0] : try Tensor.cat(pooled, dim: 0))
+                var pooledAll = pooled.count == 1 ? pooled[0] : try Tensor.cat(pooled, dim: 0)
+                if model.config.usesColourStatistics {
+                    let statistics = ready.count == 1 ? ready[0].photos.statistics! : try Tensor.cat(ready.map { $0.photos.statistics! }, dim: 0)
+                    pooledAll = try CaptionModel.withColourStatistics(pooledAll, statistics: statistics)
+                }
+                let features = ImageFeatures(grid: grids.count == 1 ? grids[0] : try Tensor.cat(grids, dim: 0), pooled: pooledAll)
                 let probabilities = try model.probabilities(model.attributeLogits(features))  // per photo
-                let primaries = try Tensor(photosOf.map { Int64($0.photos.lowerBound) }, shape: [photosOf.count])
+                let primaries = try Tensor(photosOf.map { Int64($0.lowerBound) }, shape: [photosOf.count])
                 let texts = try search(memories: model.memory(features.grid.indexSelect(dim: 0, index: primaries)), options: options)
-                for (k, product) in photosOf.enumerated() {
-                    let mine = Array(probabilities[product.photos])
-                    results[product.product] = .success(compose(ids: texts[k], probabilities: mine.count == 1 ? mine[0] : .mean(mine)))
+                for (k, (product, _)) in ready.enumerated() {
+                    let mine = Array(probabilities[photosOf[k]])
+                    results[product] = .success(compose(ids: texts[k], probabilities: mine.count == 1 ? mine[0] : .mean(mine)))
                 }
             }
         } catch {
@@ -141,9 +183,14 @@ public final class Drafter {
 
     /// Preprocessed photos (N, 3, S, S) through the folded encoder (`FoldedEncoder`).
     public func encode(_ input: Tensor) throws -> ImageFeatures {
-        if foldedEncoder == nil { foldedEncoder = try FoldedEncoder(model.encoder) }
-        let (grid, pooled) = try operatorEncoder ? foldedEncoder!.encodeWithOperators(input) : foldedEncoder!.encode(input)
+        let (grid, pooled) = try encoder(input)
         return ImageFeatures(grid: grid, pooled: try model.withColourStatistics(pooled, of: input))
+    }
+
+    /// The folded encoder's grid and pooled vector, before colour statistics.
+    func encoder(_ input: Tensor) throws -> (grid: Tensor, pooled: Tensor) {
+        if foldedEncoder == nil { foldedEncoder = try FoldedEncoder(model.encoder) }
+        return try operatorEncoder ? foldedEncoder!.encodeWithOperators(input) : foldedEncoder!.encode(input)
     }
 
     /// A draft from one image's features.

@@ -52,6 +52,7 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
     private var drafter: Drafter?          // read and swapped on `inference` only
     private var info: ModelInfo?           // guarded by `lock`
     private var side: Int?                 // guarded by `lock`: the served model's input side
+    private var colourStatistics = false   // guarded by `lock`: whether the served model reads colour statistics
     private var waiting: [Request] = []    // guarded by `lock`
     private var scheduled = false          // guarded by `lock`: a batch is queued on `inference`
     private var demand = 0                 // on `inference` only: the last batch plus the uploads left waiting after it
@@ -71,6 +72,8 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
 
     struct Request {
         let images: [RGBImage]
+        /// Prepared in the request's handler for the model served then (nil: none was loaded yet).
+        let prepared: Drafter.PreparedPhotos?
         let continuation: CheckedContinuation<GeneratedDraft, any Error>
     }
 
@@ -91,10 +94,15 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
     public var loaded: ModelInfo? { lock.withLock { info } }
     public var inputSide: Int? { lock.withLock { side } }
 
+    /// The photos are prepared for the encoder here, on the caller's thread (`Drafter.prepare`: resizing
+    /// and colour statistics, a few milliseconds a photo), so that requests prepare theirs in parallel
+    /// while a batch gathers instead of one after another inside it.
     public func generate(_ images: [RGBImage]) async throws -> GeneratedDraft {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<GeneratedDraft, any Error>) in
+        let (size, colour) = lock.withLock { (side, colourStatistics) }
+        let prepared = try size.map { try Drafter.prepare(images, size: $0, colourStatistics: colour) }
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<GeneratedDraft, any Error>) in
             let schedule = lock.withLock {
-                waiting.append(Request(images: images, continuation: continuation))
+                waiting.append(Request(images: images, prepared: prepared, continuation: continuation))
                 defer { scheduled = true }
                 return !scheduled
             }
@@ -129,7 +137,8 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
             return
         }
         let start = ContinuousClock.now
-        let results = drafter.describe(batch: batch.map(\.images), options: options)
+        let results = drafter.describe(prepared: batch.map { request in Result { try request.prepared ?? drafter.prepare(request.images) } },
+                                       options: options)
         let elapsed = ContinuousClock.now - start
         latency.recordNanoseconds(elapsed.nanoseconds)
         batchSize.record(batch.count)
@@ -151,10 +160,11 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
         }
         let box = UncheckedBox(drafter)
         let version = drafter.model.config.version, imageSize = drafter.model.config.imageSize
+        let colour = drafter.model.config.usesColourStatistics
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             inference.async { [self] in
                 self.drafter = box.value
-                lock.withLock { (info, side) = (ModelInfo(id: model.id, version: version, path: model.path), imageSize) }
+                lock.withLock { (info, side, colourStatistics) = (ModelInfo(id: model.id, version: version, path: model.path), imageSize, colour) }
                 continuation.resume()
             }
         }
