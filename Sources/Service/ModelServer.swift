@@ -63,8 +63,9 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
     /// batch of one and the rest wait behind it. So the next batch waits up to this long for the demand
     /// the last one saw: its own uploads plus those left waiting when it ended. Counting only its own
     /// (and waiting 15 ms) let eight clients settle into batches of 7 and 1, or 4 and 4, each group
-    /// waiting for the other's pass; with demand and 40 ms every batch is 8 (README, service load). A
-    /// lone upload (demand 1) never waits, and a full batch goes at once.
+    /// waiting for the other's pass; with demand every batch is 8 — within 40 ms until the photos were
+    /// prepared in the handlers, 70 ms since (README, service load). A lone upload (demand 1) never
+    /// waits, and a full batch goes at once.
     let gatherWindow: Duration
     let logger: Logger
     let latency = Timer(label: "loupe_inference_seconds", dimensions: [], preferredDisplayUnit: .seconds)
@@ -81,7 +82,7 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
     let operatorEncoder: Bool
 
     public init(beam: Int, lengthPenalty: Double = DecodingOptions().lengthPenalty, maxBatch: Int = 8,
-                gatherWindow: Duration = .milliseconds(40), operatorEncoder: Bool = false, logger: Logger) {
+                gatherWindow: Duration = .milliseconds(70), operatorEncoder: Bool = false, logger: Logger) {
         precondition(maxBatch >= 1, "batches of at least one request")
         precondition(gatherWindow >= .zero, "a gather window cannot be negative")
         options = DecodingOptions(beamWidth: beam, lengthPenalty: lengthPenalty)

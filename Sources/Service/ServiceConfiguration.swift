@@ -23,7 +23,7 @@ public struct ServiceConfiguration: Sendable {
     /// Most uploads drafted together (those waiting while the previous batch ran).
     public var inferenceBatch = 8
     /// How long a batch waits for the uploads the previous one saw (`ModelServer.gatherWindow`).
-    public var inferenceGather: Duration = .milliseconds(40)
+    public var inferenceGather: Duration = .milliseconds(70)
     /// Largest request body for an upload, in bytes (413 above it).
     public var maxUploadBytes = 15 * 1024 * 1024
     /// Most photos in one draft.

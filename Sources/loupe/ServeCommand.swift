@@ -25,7 +25,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: ArgumentHelp("Run the encoder as libtorch operators, the reference path, for side-by-side measurements.", visibility: .hidden))
     var operatorEncoder = false
     @Option(help: "Most uploads drafted together: those that arrive while a batch runs wait and go as the next one.") var inferenceBatch = 8
-    @Option(help: "Milliseconds a batch waits for as many uploads as the previous one saw (0: never waits).") var inferenceGatherMs = 40
+    @Option(help: "Milliseconds a batch waits for as many uploads as the previous one saw (0: never waits).") var inferenceGatherMs = 70
     @Option(help: "Largest upload in MiB (LOUPE_MAX_UPLOAD_MIB, default 15).") var maxUploadMib: Int?
     @Option(help: "Most photos per draft.") var maxPhotos = 8
     @Option(help: "Queue a retraining after this many approved edits and feedback records (LOUPE_RETRAIN_AFTER, default 50; 0: never).")
