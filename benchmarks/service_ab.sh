@@ -33,7 +33,7 @@ for line in open(sys.argv[1]):
         continue
     fields = dict(re.findall(r"(\w+)=(\S+)", line))
     sizes[int(fields["batch"])] += 1
-    times = {k: int(fields[k + "_ms"]) for k in ("read", "queue", "inference", "store")}
+    times = {k: int(fields[k + "_ms"]) for k in ("auth", "read", "queue", "inference", "store") if k + "_ms" in fields}
     for k, v in times.items():
         phases[k].append(v)
     phases["server"].append(sum(times.values()))

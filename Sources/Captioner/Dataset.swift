@@ -120,10 +120,16 @@ public final class FeatureCache {
         let size = model.config.imageSize
         let total = examples.count * views
         var pending: [Tensor] = []
+        // The folded encoder on oneDNN (`FoldedEncoder`): the same function as `model.encoder`, as the
+        // service and `describe` run it, for the encoder's weights now.
+        let encoder = try FoldedEncoder(model.encoder)
         func flush() throws {
             guard !pending.isEmpty else { return }
             let batch = try Tensor.stack(pending)
-            let encoded = try withNoGrad { try model.encode(batch) }
+            let encoded = try withNoGrad {
+                let (grid, pooled) = try encoder.encode(batch)
+                return ImageFeatures(grid: grid, pooled: try model.withColourStatistics(pooled, of: batch))
+            }
             chunks.append(try encoded.grid.to(.float16))
             pooledChunks.append(try encoded.pooled.to(.float16))
             pending.removeAll()

@@ -17,7 +17,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         if let token = Self.token(in: request) {
-            guard let user = try await users.user(token: token, logger: context.logger) else {
+            let clock = ContinuousClock(), start = clock.now
+            let found = try await users.user(token: token, logger: context.logger)
+            context.logger[metadataKey: "auth_ms"] = "\(Int((clock.now - start).milliseconds))"
+            guard let user = found else {
                 if request.headers[.authorization] != nil { throw APIError.unauthorized }
                 // A stale cookie: treat as signed out and clear it.
                 var response = try await next(request, context)
