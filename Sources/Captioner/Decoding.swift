@@ -41,16 +41,51 @@ extension CaptionModel {
     /// finished hypotheses and stopping rule, so its text is the one it gets searched alone; the fused
     /// path steps every open beam of every image in one call (each row tagged with its image), reading the
     /// decoder's weights once per step for all of them. The operator path searches one image at a time.
+    ///
+    /// With two or more images and two or more libtorch threads, the fused path splits the images into
+    /// two halves searched at the same time on two threads, each with its own decoder (the packed weights
+    /// are shared). Each step's matrix products are the bulk of the search and a single thread's kernel
+    /// is arithmetic-bound for a batch's rows, so the halves take about half as long; a row's arithmetic
+    /// does not depend on which rows share its call, so the texts are the same.
     func search(memories: Tensor, options: DecodingOptions, banned: Set<Int>, weights: FusedDecoderWeights? = nil) throws -> [[Int]] {
         precondition(options.beamWidth >= 1, "beam width must be at least 1")
         let count = memories.shape[0]
         if !options.fused && count > 1 {
             return try (0 ..< count).map { try search(memories: memories.slice(dim: 0, $0 ..< $0 + 1), options: options, banned: banned)[0] }
         }
+        guard options.fused else {
+            return try searchTogether(count: count, stepper: .operators(try startCache(memory: memories)), options: options, banned: banned)
+        }
+        let packed = try weights ?? fusedDecoderWeights()
+        guard count >= 2 && LibTorch.threads >= 2 else {
+            let decoder = try fusedDecoder(memory: memories, rows: options.beamWidth * count, weights: packed)
+            return try searchTogether(count: count, stepper: .fused(decoder), options: options, banned: banned)
+        }
+        // Decoders made here, on the calling thread (projecting the memory is a libtorch call); then only
+        // the shim's own kernels and Swift run on the two threads.
+        let halves = [0 ..< count / 2, count / 2 ..< count]
+        let decoders = try halves.map { try fusedDecoder(memory: memories.slice(dim: 0, $0), rows: options.beamWidth * $0.count, weights: packed) }
+        var results = [Result<[[Int]], any Error>](repeating: .success([]), count: 2)
+        results.withUnsafeMutableBufferPointer { out in
+            let out = UncheckedSendable(out), decoders = UncheckedSendable(decoders), model = UncheckedSendable(self)
+            DispatchQueue.concurrentPerform(iterations: 2) { half in
+                out.value[half] = Result {
+                    try model.value.searchTogether(count: halves[half].count, stepper: .fused(decoders.value[half]), options: options, banned: banned)
+                }
+            }
+        }
+        return try results[0].get() + results[1].get()
+    }
+
+    enum Stepper {
+        case fused(FusedDecoder)
+        case operators(DecoderCache)
+    }
+
+    /// The search loop over `count` images whose memory the stepper holds, all open beams stepped together.
+    func searchTogether(count: Int, stepper: Stepper, options: DecodingOptions, banned: Set<Int>) throws -> [[Int]] {
         let v = config.vocabulary
         var searches = [BeamSearch](repeating: BeamSearch(bos: v.bosID), count: count)
-        let cache = options.fused ? nil : try startCache(memory: memories)
-        let decoder = options.fused ? try fusedDecoder(memory: memories, rows: options.beamWidth * count, weights: weights) : nil
         for step in 1 ..< config.maxLength {
             // Only the newest token of each open beam goes through the decoder; the cache holds the rest.
             var newest: [Int] = [], owners: [Int] = []
@@ -60,8 +95,10 @@ extension CaptionModel {
             }
             if newest.isEmpty { break }
             let logProbs: [Float]  // (rows · V)
-            if let decoder { logProbs = try decoder.step(tokens: newest, images: owners, position: step - 1) }
-            else { logProbs = try stepLogProbabilities(newest, position: step - 1, cache: cache!).floats() }
+            switch stepper {
+            case .fused(let decoder): logProbs = try decoder.step(tokens: newest, images: owners, position: step - 1)
+            case .operators(let cache): logProbs = try stepLogProbabilities(newest, position: step - 1, cache: cache).floats()
+            }
             var parents: [Int] = [], offset = 0
             for image in searches.indices where !searches[image].done {
                 let rows = searches[image].beams.count
@@ -72,8 +109,10 @@ extension CaptionModel {
             }
             if parents.isEmpty { break }
             // Rows of the images that finished this step are dropped here.
-            try cache?.reorder(parents)
-            try decoder?.reorder(parents: parents, length: step)
+            switch stepper {
+            case .fused(let decoder): try decoder.reorder(parents: parents, length: step)
+            case .operators(let cache): try cache.reorder(parents)
+            }
         }
         return searches.map(\.result)
     }
@@ -159,4 +198,11 @@ struct BeamSearch {
         if let best = finished.max(by: { $0.score < $1.score }) { return best.ids }
         return Array(beams.max { $0.logp < $1.logp }!.ids.dropFirst())
     }
+}
+
+/// Hands a value to the other thread of a `concurrentPerform` whose iterations each touch only their own
+/// part of it (the split beam search's decoders and result slots).
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

@@ -123,17 +123,23 @@ import Torch
     }
 
     /// Several images searched together give each the text it gets alone, also when their searches stop
-    /// at different steps (their rows then leave the batch).
+    /// at different steps (their rows then leave the batch): in one decoder call per step (one libtorch
+    /// thread) and split into two halves searched on two threads (two), with an odd count of images.
     @Test func batchedSearchGivesEachImageItsOwnText() throws {
         let model = try model()
         let banned = model.bannedTokenIDs(grounding: Grounding())
-        let memories = try (0 ..< 4).map { try memory(model, seed: 20 + UInt64($0)) }
+        let memories = try (0 ..< 5).map { try memory(model, seed: 20 + UInt64($0)) }
+        let threads = LibTorch.threads
+        defer { try? LibTorch.setThreads(threads) }
         for width in [1, 3] {
             let options = DecodingOptions(beamWidth: width)
             let alone = try withNoGrad { try memories.map { try model.search(memory: $0, options: options, banned: banned) } }
-            let together = try withNoGrad { try model.search(memories: Tensor.cat(memories, dim: 0), options: options, banned: banned) }
-            #expect(together == alone, "width \(width)")
             #expect(Set(alone.map(\.count)).count > 1, "texts of different lengths, so searches stop at different steps")
+            for n in [1, 2] {
+                try LibTorch.setThreads(n)
+                let together = try withNoGrad { try model.search(memories: Tensor.cat(memories, dim: 0), options: options, banned: banned) }
+                #expect(together == alone, "width \(width), \(n) thread(s)")
+            }
         }
     }
 
