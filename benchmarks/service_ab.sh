@@ -23,7 +23,7 @@ for round in $(seq "$rounds"); do
     # shellcheck disable=SC2086  # the settings are word-split into flags on purpose
     start_server $port "$log" $args
     result=$(upload_run $port 2 8 "$seconds")
-    kill $server; wait $server || true; server=
+    stop_server || echo "  the server was still running 30 s after SIGTERM; killed"
     echo "$setting round $round ($args): ${result#RESULT }"
     /usr/bin/python3 - "$log" <<'PY'
 import re, sys, collections

@@ -50,15 +50,9 @@ files=$(find "$work/objects/objects" -type f | wc -l)
 echo "photos: $images draft images, $distinct distinct objects, $((files - distinct)) unreferenced objects in the store"
 [ "$images" -eq "$distinct" ] && [ "$files" -ge "$distinct" ] || { echo "FAIL: uploads were not all distinct photos" >&2; exit 1; }
 [ "$created" -gt 0 ] && [ "$created" -eq "${answered:-0}" ] && [ "$missing" -eq 0 ] && [ "$extra" -le 8 ] && [ "$orphans" -eq 0 ] || { echo "FAIL: rows and responses disagree" >&2; exit 1; }
-# Graceful shutdown after the restart: SIGTERM must end the service once its requests are done. An upload
-# whose PostgreSQL query was in flight when the server stopped can wait forever (postgres-nio 1.33.2;
-# README, Load), and then so does the shutdown: reported here, and the process killed.
-kill -TERM "$server"
-for _ in $(seq 60); do kill -0 "$server" 2>/dev/null || break; sleep 0.5; done
-if kill -0 "$server" 2>/dev/null; then
-  echo "shutdown: still running 30 s after SIGTERM (requests stuck in queries the restart cut off); killed"
-  kill -9 "$server"
-else
+# Graceful shutdown after the restart: SIGTERM must end the service once its requests are done.
+if stop_server; then
   echo "shutdown: stopped after SIGTERM"
+else
+  echo "shutdown: still running 30 s after SIGTERM (requests stuck in queries the restart cut off); killed"
 fi
-server=

@@ -34,6 +34,19 @@ start_server() {
     curl -sf "localhost:$port/readyz" >/dev/null || { cat "$log"; exit 1; }
 }
 
+# `stop_server`: SIGTERM to that server, which finishes its requests and stops; fails, after killing it,
+# if it is still running 30 s later. (An upload whose PostgreSQL query was in flight when PostgreSQL
+# stopped can wait forever, and the shutdown with it: postgres-nio 1.33.2, README, Load.)
+stop_server() {
+    kill -TERM "$server"
+    for _ in $(seq 60); do kill -0 "$server" 2>/dev/null || break; sleep 0.5; done
+    local stuck=0
+    if kill -0 "$server" 2>/dev/null; then stuck=1; kill -9 "$server"; fi
+    wait "$server" 2>/dev/null || true
+    server=
+    return $stuck
+}
+
 # `upload_run PORT THREADS CONNECTIONS SECONDS`: a wrk run of upload.lua; prints its RESULT line.
 upload_run() {
     wrk -t "$2" -c "$3" -d "${4}s" --timeout 10s -s benchmarks/upload.lua "http://127.0.0.1:$1" | grep '^RESULT'

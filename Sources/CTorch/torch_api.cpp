@@ -1494,7 +1494,7 @@ MBConvPlan &mbconv_plan(MBConv &m, int64_t n, int64_t h, int64_t w) {
         const memory::desc any(kernel, memory::data_type::f32, memory::format_tag::any);
         dnnl::post_ops ops;
         if (layer.kind == LT_MBCONV_PROJECT) {
-            if (layer.flags & 1) ops.append_sum(1.0f);
+            if (layer.flags & LT_MBCONV_RESIDUAL) ops.append_sum(1.0f);
         } else {
             ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 6.0f);
         }
@@ -1561,7 +1561,7 @@ lt_error lt_mbconv_new(const lt_tensor *weights, const lt_tensor *biases, const 
             const bool starts = layer.kind == LT_MBCONV_EXPAND || (layer.kind == LT_MBCONV_DEPTHWISE && m->layers[i - 1].kind != LT_MBCONV_EXPAND);
             if (starts) blockInput = layer.cin, strided = false;
             strided = strided || layer.stride != 1;
-            if ((layer.flags & 1) && (layer.kind != LT_MBCONV_PROJECT || strided || layer.cout != blockInput))
+            if ((layer.flags & LT_MBCONV_RESIDUAL) && (layer.kind != LT_MBCONV_PROJECT || strided || layer.cout != blockInput))
                 throw std::invalid_argument("mbconv: only a block that keeps its input's shape can add it (layer " + std::to_string(i) + ")");
         }
         *out = reinterpret_cast<lt_mbconv>(m.release());
@@ -1605,7 +1605,7 @@ lt_error lt_mbconv_encode(lt_mbconv encoder, lt_tensor x, lt_tensor *grid, lt_te
                 bias(step.bias, m.engine, layer.bias.data_ptr<float>());
             step.primitive.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, step.weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
             current = target;
-            if (layer.kind == LT_MBCONV_HEAD || (layer.kind == LT_MBCONV_PROJECT && (layer.flags & 2))) {
+            if (layer.kind == LT_MBCONV_HEAD || (layer.kind == LT_MBCONV_PROJECT && (layer.flags & LT_MBCONV_TAP))) {
                 stream.wait();
                 taps.push_back(torch::from_blob(target, {n, step.h, step.w, layer.cout}, options).mean({1, 2}));  // (N, C)
             }

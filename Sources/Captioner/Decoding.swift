@@ -199,10 +199,3 @@ struct BeamSearch {
         return Array(beams.max { $0.logp < $1.logp }!.ids.dropFirst())
     }
 }
-
-/// Hands a value to the other thread of a `concurrentPerform` whose iterations each touch only their own
-/// part of it (the split beam search's decoders and result slots).
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}

@@ -159,7 +159,7 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
                 })
             }
         }
-        let box = UncheckedBox(drafter)
+        let box = UncheckedSendable(drafter)
         let version = drafter.model.config.version, imageSize = drafter.model.config.imageSize
         let colour = drafter.model.config.usesColourStatistics
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -174,7 +174,6 @@ public final class ModelServer: DraftGenerator, @unchecked Sendable {
     }
 }
 
-struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ value: T) { self.value = value } }
 
 /// Keeps the model server on the registry's active captioner: at start and then every poll interval it
 /// asks which model is active and loads it when it changed, so a promotion takes effect without a

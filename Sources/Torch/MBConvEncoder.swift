@@ -38,7 +38,7 @@ public final class MBConvEncoder {
         var out: lt_mbconv? = nil
         let strides = layers.map { Int32($0.stride) }, groups = layers.map { Int32($0.groups) }
         let kinds = layers.map { Int32($0.kind.rawValue) }
-        let flags = layers.map { Int32(($0.residual ? 1 : 0) | ($0.tap ? 2 : 0)) }
+        let flags = layers.map { Int32(($0.residual ? LT_MBCONV_RESIDUAL : 0) | ($0.tap ? LT_MBCONV_TAP : 0)) }
         try withHandles(layers.map(\.weight)) { weights, n in
             try withHandles(layers.map(\.bias)) { biases, _ in
                 try check(lt_mbconv_new(weights, biases, strides, groups, kinds, flags, n, &out))

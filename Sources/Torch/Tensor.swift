@@ -43,6 +43,14 @@ extension Int32: TensorElement { public static var dtype: DType { .int32 } }
 extension UInt8: TensorElement { public static var dtype: DType { .uint8 } }
 extension Bool: TensorElement { public static var dtype: DType { .bool } }
 
+/// Hands a value that is not `Sendable` (tensors, a model, a drafter) from one thread to another where
+/// the code guarantees the two never use it at once: a hand-off after which the sender lets go, or
+/// threads that each touch only their own part of it.
+public struct UncheckedSendable<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ value: T) { self.value = value }
+}
+
 /// An owned libtorch tensor. The handle is freed in `deinit`.
 ///
 /// Tensors are not thread-safe values (libtorch's are shared, mutable storage): keep a model inside one

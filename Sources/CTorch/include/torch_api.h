@@ -279,9 +279,11 @@ typedef struct lt_mbconv_opaque *lt_mbconv;
 // Layer kinds, in network order: one STEM, then per block an optional EXPAND, a DEPTHWISE and a PROJECT,
 // then one HEAD. Every kind but PROJECT ends in ReLU6.
 typedef enum { LT_MBCONV_STEM, LT_MBCONV_EXPAND, LT_MBCONV_DEPTHWISE, LT_MBCONV_PROJECT, LT_MBCONV_HEAD } lt_mbconv_kind;
+// Layer flags (PROJECT only): add the block's input (residual); record the spatial mean of the block's
+// output as a tap. The HEAD is always tapped.
+enum { LT_MBCONV_RESIDUAL = 1, LT_MBCONV_TAP = 2 };
 // Per layer: weight (Cout, Cin / groups, k, k) and bias (Cout), float32, batch norm already folded in
-// (copied); stride; groups; kind; flags: bit 0 (PROJECT) adds the block's input (residual), bit 1
-// (PROJECT) records the spatial mean of the block's output as a tap. The HEAD is always tapped.
+// (copied); stride; groups; kind; flags (LT_MBCONV_RESIDUAL | LT_MBCONV_TAP).
 lt_error lt_mbconv_new(const lt_tensor *weights, const lt_tensor *biases, const int *strides, const int *groups,
                        const int *kinds, const int *flags, int count, lt_mbconv *out);
 void lt_mbconv_free(lt_mbconv encoder);
