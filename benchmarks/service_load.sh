@@ -54,5 +54,6 @@ echo "photos: $images draft images, $distinct distinct objects, $((files - disti
 if stop_server; then
   echo "shutdown: stopped after SIGTERM"
 else
-  echo "shutdown: still running 30 s after SIGTERM (requests stuck in queries the restart cut off); killed"
+  echo "FAIL: shutdown: still running 30 s after SIGTERM (requests stuck in queries the restart cut off); killed" >&2
+  exit 1
 fi

@@ -35,8 +35,8 @@ start_server() {
 }
 
 # `stop_server`: SIGTERM to that server, which finishes its requests and stops; fails, after killing it,
-# if it is still running 30 s later. (An upload whose PostgreSQL query was in flight when PostgreSQL
-# stopped can wait forever, and the shutdown with it: postgres-nio 1.33.2, README, Load.)
+# if it is still running 30 s later (as it did before the connection guard, when an upload whose
+# connection PostgreSQL closed between two statements waited forever: README, Service).
 stop_server() {
     kill -TERM "$server"
     for _ in $(seq 60); do kill -0 "$server" 2>/dev/null || break; sleep 0.5; done

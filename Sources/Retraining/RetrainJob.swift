@@ -182,13 +182,13 @@ public struct RetrainJob: JobHandler {
         let grounding = Grounding()
 
         // Retried after the candidate was recorded: only the verdict is left.
-        let existing = try await client.withConnection { c in
+        let existing = try await client.leasing { c in
             try await registry.list(kind: "captioner", on: c, logger: logger).first { $0.jobID == job.id }
         }
         if let existing { return try await conclude(existing, job: job, context: context) }
 
         context.report("reading the training snapshot")
-        let (active, catalogue, listings) = try await client.withConnection { c in
+        let (active, catalogue, listings) = try await client.leasing { c in
             guard let active = try await registry.active(kind: "captioner", on: c, logger: logger) else { throw RetrainError.noActiveModel }
             let repository = TrainingDataRepository()
             return (active, try await repository.examples(splits: DatasetSplit.allCases, on: c, logger: logger),
@@ -272,15 +272,16 @@ public struct RetrainJob: JobHandler {
         var products: [Int64: String] = [:]
         for e in train + validation where !e.externalID.hasPrefix("listing-") { products[e.productID] = e.split.rawValue }
         for e in listingExamples { products[e.productID] = e.split.rawValue }
-        let id = try await client.withConnection { c in
+        let productSplits = products.sorted { $0.key < $1.key }.map { (id: $0.key, split: $0.value) }
+        let id = try await client.leasing { c in
             try await registry.register(kind: "captioner", version: result.config.version, path: destination.path, sha256: sha,
                                         configJSON: configJSON, metricsJSON: String(decoding: try encoder.encode(metrics), as: UTF8.self),
                                         snapshotJSON: String(decoding: try encoder.encode(snapshot), as: UTF8.self),
-                                        products: products.sorted { $0.key < $1.key }.map { (id: $0.key, split: $0.value) },
+                                        products: productSplits,
                                         listings: uses, activate: false, parent: active.id, jobID: job.id, worker: job.worker,
                                         on: c, logger: logger)
         }
-        let record = try await client.withConnection { try await registry.find(id, on: $0, logger: logger) }
+        let record = try await client.leasing { try await registry.find(id, on: $0, logger: logger) }
         return try await conclude(record, job: job, context: context)
     }
 
@@ -292,20 +293,18 @@ public struct RetrainJob: JobHandler {
         let metrics = try JSONDecoder().decode(RetrainMetrics.self, from: Data(record.metrics.utf8))
         var status = record.status, reasons = metrics.verdict.reasons
         if record.status == ModelStatus.candidate.rawValue {
-            try await context.client.withConnection { c in
-                if metrics.verdict.promote {
-                    do {
-                        try await registry.promote(record.id, reason: "retraining job \(job.id): " + metrics.verdict.summary,
-                                                   expectedActive: .some(metrics.activeID), on: c, logger: logger)
-                        status = ModelStatus.active.rawValue
-                    } catch let error as RegistryError {
-                        reasons = [error.description]
-                        try await registry.reject(record.id, reason: error.description, on: c, logger: logger)
-                        status = ModelStatus.rejected.rawValue
-                    }
-                } else {
+            (status, reasons) = try await context.client.leasing { c in
+                guard metrics.verdict.promote else {
                     try await registry.reject(record.id, reason: metrics.verdict.summary, on: c, logger: logger)
-                    status = ModelStatus.rejected.rawValue
+                    return (ModelStatus.rejected.rawValue, metrics.verdict.reasons)
+                }
+                do {
+                    try await registry.promote(record.id, reason: "retraining job \(job.id): " + metrics.verdict.summary,
+                                               expectedActive: .some(metrics.activeID), on: c, logger: logger)
+                    return (ModelStatus.active.rawValue, metrics.verdict.reasons)
+                } catch let error as RegistryError {
+                    try await registry.reject(record.id, reason: error.description, on: c, logger: logger)
+                    return (ModelStatus.rejected.rawValue, [error.description])
                 }
             }
         }

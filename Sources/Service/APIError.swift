@@ -50,7 +50,7 @@ public struct APIError: Error, Sendable, Equatable {
             }
         case let error as DecodingError:
             return .badRequest("malformed JSON: \(describe(error))")
-        case is PSQLError, is PostgresDecodingError:
+        case is PSQLError, is PostgresDecodingError, is DatabaseConnectionLost:
             return .init(.serviceUnavailable, "database_unavailable", "the database is unavailable; try again")
         case is ModelUnavailable:
             return .init(.serviceUnavailable, "model_unavailable", "no captioner model is loaded yet; try again shortly")

@@ -52,7 +52,7 @@ struct HealthController: Sendable {
         do {
             try await withTimeout(.seconds(2)) {
                 // Read the (one-row) result: an unread row sequence would keep its pooled connection.
-                for try await _ in try await client.query("SELECT 1", logger: context.logger) {}
+                for _ in try await client.rows("SELECT 1", logger: context.logger) {}
             }
         } catch {
             database = "unavailable"

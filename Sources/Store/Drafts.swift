@@ -232,7 +232,7 @@ public struct DraftRepository: Sendable {
     public func create(_ new: NewDraft, logger: Logger) async throws -> DraftRecord {
         guard new.user.role == .artisan, let artisanID = new.user.artisanID else { throw DraftError.artisanRequired }
         precondition(!new.images.isEmpty, "a draft needs at least one photo")
-        return try await client.withTransaction(logger: logger) { tx in
+        return try await client.transaction(logger: logger) { tx in
             let rows = try await tx.query("""
                 INSERT INTO drafts (user_id, artisan_id, notes, model_id, model_version, generated, needs_review, min_confidence, inference_ms)
                 VALUES (\(new.user.id), \(artisanID), \(new.notes), \(new.modelID), \(new.modelVersion), \(new.generatedJSON)::jsonb,
@@ -290,7 +290,7 @@ public struct DraftRepository: Sendable {
 
     /// `load` on a connection leased from the pool for the four queries.
     private func load(where condition: String, binds: [Bind], logger: Logger) async throws -> [DraftRecord] {
-        try await client.withConnection { try await load(where: condition, binds: binds, on: $0, logger: logger) }
+        try await client.leasing { try await load(where: condition, binds: binds, on: $0, logger: logger) }
     }
 
     static func bindings(_ binds: [Bind]) -> PostgresBindings {
@@ -386,7 +386,7 @@ public struct DraftRepository: Sendable {
         for (field, value) in changes {
             if let problem = FieldValue.problem(value, for: field, taxonomy: taxonomy) { throw DraftError.invalidField(field, problem) }
         }
-        return try await client.withTransaction(logger: logger) { tx in
+        return try await client.transaction(logger: logger) { tx in
             let status = try await lock(id, scope: .everything, on: tx, logger: logger)
             guard status == .pending else { throw DraftError.illegalTransition(id: id, from: status, action: "edited") }
             let fields = changes.keys.sorted { $0.rawValue < $1.rawValue }
@@ -424,7 +424,7 @@ public struct DraftRepository: Sendable {
     /// listing with every field's provenance. All in one transaction. Returns the approved draft (its
     /// `listingID` set) as read inside it.
     public func approve(id: Int64, by user: User, logger: Logger) async throws -> DraftRecord {
-        try await client.withTransaction(logger: logger) { tx in
+        try await client.transaction(logger: logger) { tx in
             let status = try await lock(id, scope: .everything, on: tx, logger: logger)
             guard status == .pending else { throw DraftError.illegalTransition(id: id, from: status, action: "approved") }
             guard let draft = try await load(where: "d.id = $1", binds: [.int(id)], on: tx, logger: logger).first else { throw DraftError.notFound(id) }
@@ -496,7 +496,7 @@ public struct DraftRepository: Sendable {
     public func reject(id: Int64, reason: String, by user: User, logger: Logger) async throws -> DraftRecord {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw DraftError.invalid("a rejection needs a reason") }
-        return try await client.withTransaction(logger: logger) { tx in
+        return try await client.transaction(logger: logger) { tx in
             let status = try await lock(id, scope: .everything, on: tx, logger: logger)
             guard status == .pending else { throw DraftError.illegalTransition(id: id, from: status, action: "rejected") }
             try await tx.query("""
@@ -522,7 +522,7 @@ public struct DraftRepository: Sendable {
             if let problem = FieldValue.problem(value, for: field, taxonomy: taxonomy) { throw DraftError.invalidField(field, problem) }
         }
         let correctionsJSON = String(decoding: try JSONEncoder.loupe.encode(corrections.mapValues(Self.normalized)), as: UTF8.self)
-        return try await client.withTransaction(logger: logger) { tx in
+        return try await client.transaction(logger: logger) { tx in
             _ = try await lock(id, scope: DraftScope(user: user), on: tx, logger: logger)
             let rows = try await tx.query("""
                 INSERT INTO draft_feedback (draft_id, user_id, rating, corrections, comment, model_version)
@@ -562,8 +562,8 @@ public struct DraftRepository: Sendable {
             WHERE \(condition)
             """
         var out: [ListingRecord] = []
-        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(binds)), logger: logger)
-        for try await (id, draft, product, artisan, title, description, fields, by, at) in rows.decode((Int64, Int64, Int64, String, String, String, String, String, Date).self) {
+        let rows = try await client.rows(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(binds)), logger: logger)
+        for (id, draft, product, artisan, title, description, fields, by, at) in try rows.decode((Int64, Int64, Int64, String, String, String, String, String, Date).self) {
             out.append(ListingRecord(id: id, draftID: draft, productID: product, artisan: artisan, title: title, description: description,
                                      fieldsJSON: fields, publishedBy: by, publishedAt: at))
         }
@@ -574,8 +574,8 @@ public struct DraftRepository: Sendable {
 
     public func countsByStatus(logger: Logger) async throws -> [DraftStatus: Int] {
         var counts = Dictionary(uniqueKeysWithValues: DraftStatus.allCases.map { ($0, 0) })
-        let rows = try await client.query("SELECT status, count(*) FROM drafts GROUP BY status", logger: logger)
-        for try await (status, count) in rows.decode((String, Int).self) {
+        let rows = try await client.rows("SELECT status, count(*) FROM drafts GROUP BY status", logger: logger)
+        for (status, count) in try rows.decode((String, Int).self) {
             if let s = DraftStatus(rawValue: status) { counts[s] = count }
         }
         return counts
@@ -584,13 +584,13 @@ public struct DraftRepository: Sendable {
     /// Which of `keys` a draft, a product or a synthetic image still refers to (the object collector keeps those).
     public func referenced(_ keys: [ObjectKey], logger: Logger) async throws -> Set<ObjectKey> {
         let hex = keys.map(\.hex)
-        let rows = try await client.query("""
+        let rows = try await client.rows("""
             SELECT object_key FROM draft_images WHERE object_key = ANY(\(hex))
             UNION SELECT object_key FROM product_images WHERE object_key = ANY(\(hex))
             UNION SELECT object_key FROM synthetic_images WHERE object_key = ANY(\(hex))
             """, logger: logger)
         var out = Set<ObjectKey>()
-        for try await key in rows.decode(String.self) { if let k = ObjectKey(key) { out.insert(k) } }
+        for key in try rows.decode(String.self) { if let k = ObjectKey(key) { out.insert(k) } }
         return out
     }
 }

@@ -63,16 +63,16 @@ public struct JobQueue: Sendable {
     public func enqueue(_ kind: JobKind, payload: String = "{}", requestedBy: Int64? = nil, maxAttempts: Int = 3,
                         logger: Logger) async throws -> (job: Job, created: Bool) {
         precondition(maxAttempts >= 1, "a job needs at least one attempt")
-        let rows = try await client.query("""
+        let rows = try await client.rows("""
             INSERT INTO jobs (kind, payload, requested_by, max_attempts) VALUES (\(kind.rawValue), \(payload)::jsonb, \(requestedBy), \(maxAttempts))
             ON CONFLICT (kind) WHERE kind = 'retrain' AND status IN ('queued', 'running') DO NOTHING
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
-        if let job = try await Self.decode(rows).first { return (job, true) }
-        let open = try await client.query("""
+        if let job = try Self.decode(rows).first { return (job, true) }
+        let open = try await client.rows("""
             SELECT \(unescaped: Self.columns) FROM jobs WHERE kind = \(kind.rawValue) AND status IN ('queued', 'running') ORDER BY id LIMIT 1
             """, logger: logger)
-        guard let job = try await Self.decode(open).first else {
+        guard let job = try Self.decode(open).first else {
             // The open job finished between the two statements: queue again.
             return try await enqueue(kind, payload: payload, requestedBy: requestedBy, maxAttempts: maxAttempts, logger: logger)
         }
@@ -86,7 +86,7 @@ public struct JobQueue: Sendable {
         let names = kinds.map(\.rawValue)
         let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
         while true {
-            let rows = try await client.query("""
+            let rows = try await client.rows("""
                 UPDATE jobs SET status = 'running', worker = \(worker), heartbeat_at = now(), attempts = attempts + 1,
                                 started_at = COALESCE(started_at, now()), progress = '',
                                 error = CASE WHEN status = 'running' THEN 'worker ' || worker || ' stopped sending heartbeats' ELSE error END
@@ -99,7 +99,7 @@ public struct JobQueue: Sendable {
                     LIMIT 1)
                 RETURNING \(unescaped: Self.columns)
                 """, logger: logger)
-            guard let job = try await Self.decode(rows).first else { return nil }
+            guard let job = try Self.decode(rows).first else { return nil }
             if job.attempts <= job.maxAttempts { return job }
             // Out of attempts: it failed every time it ran (or killed its worker each time).
             _ = try await finish(job.id, worker: worker, status: .failed, result: nil,
@@ -109,11 +109,11 @@ public struct JobQueue: Sendable {
 
     /// Renews the lease and records progress. Throws `leaseLost` when another worker holds the job now.
     public func heartbeat(_ id: Int64, worker: String, progress: String? = nil, logger: Logger) async throws {
-        let rows = try await client.query("""
+        let rows = try await client.rows("""
             UPDATE jobs SET heartbeat_at = now(), progress = COALESCE(\(progress), progress)
             WHERE id = \(id) AND status = 'running' AND worker = \(worker) RETURNING id
             """, logger: logger)
-        guard try await Self.count(rows) == 1 else { throw JobError.leaseLost(id: id, worker: worker) }
+        guard rows.count == 1 else { throw JobError.leaseLost(id: id, worker: worker) }
     }
 
     /// Marks a held job succeeded with its result.
@@ -126,49 +126,49 @@ public struct JobQueue: Sendable {
     /// otherwise it is failed for good.
     public func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration = .seconds(30), logger: Logger) async throws {
         let seconds = Double(retryAfter.components.seconds)
-        let rows = try await client.query("""
+        let rows = try await client.rows("""
             UPDATE jobs SET status = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END,
                             worker = NULL, heartbeat_at = NULL, error = \(error),
                             run_after = CASE WHEN attempts < max_attempts THEN now() + make_interval(secs => \(seconds)) ELSE run_after END,
                             finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE now() END
             WHERE id = \(id) AND status = 'running' AND worker = \(worker) RETURNING id
             """, logger: logger)
-        guard try await Self.count(rows) == 1 else { throw JobError.leaseLost(id: id, worker: worker) }
+        guard rows.count == 1 else { throw JobError.leaseLost(id: id, worker: worker) }
     }
 
     /// Hands a held job back untouched (the worker is shutting down): queued again, the attempt not counted.
     public func release(_ id: Int64, worker: String, logger: Logger) async throws {
-        let rows = try await client.query("""
+        let rows = try await client.rows("""
             UPDATE jobs SET status = 'queued', worker = NULL, heartbeat_at = NULL, attempts = greatest(attempts - 1, 0), progress = ''
             WHERE id = \(id) AND status = 'running' AND worker = \(worker) RETURNING id
             """, logger: logger)
-        guard try await Self.count(rows) == 1 else { throw JobError.leaseLost(id: id, worker: worker) }
+        guard rows.count == 1 else { throw JobError.leaseLost(id: id, worker: worker) }
     }
 
     private func finish(_ id: Int64, worker: String, status: JobStatus, result: String?, error: String?, logger: Logger) async throws -> Bool {
-        let rows = try await client.query("""
+        let rows = try await client.rows("""
             UPDATE jobs SET status = \(status.rawValue), result = \(result)::jsonb, error = COALESCE(\(error), error),
                             worker = NULL, heartbeat_at = NULL, finished_at = now()
             WHERE id = \(id) AND status = 'running' AND worker = \(worker) RETURNING id
             """, logger: logger)
-        return try await Self.count(rows) == 1
+        return rows.count == 1
     }
 
     public func find(_ id: Int64, logger: Logger) async throws -> Job {
-        let rows = try await client.query("SELECT \(unescaped: Self.columns) FROM jobs WHERE id = \(id)", logger: logger)
-        guard let job = try await Self.decode(rows).first else { throw JobError.notFound(id) }
+        let rows = try await client.rows("SELECT \(unescaped: Self.columns) FROM jobs WHERE id = \(id)", logger: logger)
+        guard let job = try Self.decode(rows).first else { throw JobError.notFound(id) }
         return job
     }
 
     public func list(limit: Int = 50, logger: Logger) async throws -> [Job] {
-        let rows = try await client.query("SELECT \(unescaped: Self.columns) FROM jobs ORDER BY id DESC LIMIT \(limit)", logger: logger)
-        return try await Self.decode(rows)
+        let rows = try await client.rows("SELECT \(unescaped: Self.columns) FROM jobs ORDER BY id DESC LIMIT \(limit)", logger: logger)
+        return try Self.decode(rows)
     }
 
-    static func decode(_ rows: PostgresRowSequence) async throws -> [Job] {
+    static func decode(_ rows: [PostgresRow]) throws -> [Job] {
         var out: [Job] = []
-        for try await (id, kind, payload, status, attempts, maxAttempts, requestedBy, worker, progress, error, result, created, started, finished)
-            in rows.decode((Int64, String, String, String, Int, Int, Int64?, String?, String, String?, String?, Date, Date?, Date?).self) {
+        for (id, kind, payload, status, attempts, maxAttempts, requestedBy, worker, progress, error, result, created, started, finished)
+            in try rows.decode((Int64, String, String, String, Int, Int, Int64?, String?, String, String?, String?, Date, Date?, Date?).self) {
             out.append(Job(id: id, kind: JobKind(rawValue: kind) ?? .retrain, payload: payload, status: JobStatus(rawValue: status) ?? .failed,
                            attempts: attempts, maxAttempts: maxAttempts, requestedBy: requestedBy, worker: worker, progress: progress,
                            error: error, result: result, createdAt: created, startedAt: started, finishedAt: finished))
@@ -176,9 +176,4 @@ public struct JobQueue: Sendable {
         return out
     }
 
-    static func count(_ rows: PostgresRowSequence) async throws -> Int {
-        var n = 0
-        for try await _ in rows { n += 1 }
-        return n
-    }
 }

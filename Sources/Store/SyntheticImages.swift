@@ -44,7 +44,7 @@ public struct SyntheticImageRepository: Sendable {
         let positions = Array(0 ..< new.images.count), keys = new.images.map(\.key.hex)
         let widths = new.images.map(\.width), heights = new.images.map(\.height)
         let conditions = try new.images.map { String(decoding: try JSONEncoder.loupe.encode($0.conditions), as: UTF8.self) }
-        let ids = try await client.withTransaction(logger: logger) { tx in
+        let ids = try await client.transaction(logger: logger) { tx in
             let rows = try await tx.query("""
                 INSERT INTO synthetic_images (batch, position, model_version, conditions, category, metal, object_key, width, height, requested_by)
                 SELECT \(batch), p, \(new.modelVersion), c::jsonb, c::jsonb->>'category', c::jsonb->>'metal', k, w, h, \(new.requestedBy)
@@ -75,9 +75,9 @@ public struct SyntheticImageRepository: Sendable {
             FROM synthetic_images \(filter) ORDER BY batch, position
             """, binds: bindings)
         var out: [SyntheticImage] = []
-        let rows = try await client.query(query, logger: logger)
-        for try await (id, batch, position, version, conditions, key, width, height, source, requestedBy, createdAt)
-            in rows.decode((Int64, UUID, Int, String, String, String, Int, Int, String, Int64?, Date).self) {
+        let rows = try await client.rows(query, logger: logger)
+        for (id, batch, position, version, conditions, key, width, height, source, requestedBy, createdAt)
+            in try rows.decode((Int64, UUID, Int, String, String, String, Int, Int, String, Int64?, Date).self) {
             guard let key = ObjectKey(key) else { continue }
             let labels = try JSONDecoder().decode([String: String].self, from: Data(conditions.utf8))
             out.append(SyntheticImage(id: id, batch: batch, position: position, modelVersion: version, conditions: labels, key: key, width: width,

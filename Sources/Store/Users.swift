@@ -91,15 +91,13 @@ public struct UserRepository: Sendable {
 
     /// The enabled user whose token this is, if any.
     public func user(token: String, on client: PostgresClient, logger: Logger) async throws -> User? {
-        let rows = try await client.query("""
+        let rows = try await client.rows("""
             SELECT id, name, role, artisan_id FROM users WHERE token_hash = \(Token.hash(token)) AND disabled_at IS NULL
             """, logger: logger)
-        // Read every row (at most one): a row sequence left unfinished keeps its pooled connection.
-        var found: User?
-        for try await (id, name, role, artisan) in rows.decode((Int64, String, String, Int64?).self) {
-            if let role = Role(rawValue: role) { found = User(id: id, name: name, role: role, artisanID: artisan) }
-        }
-        return found
+        // At most one row (token_hash is unique).
+        guard let (id, name, role, artisan) = try rows.decode((Int64, String, String, Int64?).self).first,
+              let role = Role(rawValue: role) else { return nil }
+        return User(id: id, name: name, role: role, artisanID: artisan)
     }
 
     public func list(on connection: PostgresConnection, logger: Logger) async throws -> [(User, createdAt: Date, disabled: Bool)] {

@@ -124,6 +124,17 @@ import Testing
             }
             #expect(harness.objectFiles().map { URL(fileURLWithPath: $0).lastPathComponent } == [sha256Hex(try fixturePhoto(2))])
         }
+        // The connection lost between two statements of the transaction: 503 within seconds (the guard's
+        // 2-s grace), no row; before the guard this request never answered.
+        try await withService(adjust: { $0.drafts = DroppingStore(inner: $0.drafts, database: $0.database, betweenStatements: true) }) { client, harness in
+            _ = try await upload(client, harness, photo: 2)
+            let (h, body) = multipart([("photo", "a.jpg", try fixturePhoto(1))])
+            let started = ContinuousClock.now
+            let r = try await client.execute(uri: "/v1/drafts", method: .post, headers: headers(h, harness.bearer("ada")), body: body)
+            #expect(r.status == .serviceUnavailable && errorCode(r) == "database_unavailable", "\(r.status) \(String(buffer: r.body))")
+            #expect(ContinuousClock.now - started < .seconds(15))
+            #expect(try await harness.count("drafts") == 1)
+        }
         // The database gone right after the commit: the 201 comes from the draft read inside the
         // transaction, so a request that wrote a draft never answers 503 (found by the load benchmark's
         // PostgreSQL restart: 187 created answers, 188 rows).
@@ -156,15 +167,33 @@ struct FailingGenerator: DraftGenerator {
 }
 
 /// Lets the first draft through, then fails every `create` the way a dropped connection does; with
-/// `dropReads`, every `find` fails that way instead (the database gone right after a commit).
+/// `dropReads`, every `find` fails that way instead (the database gone right after a commit); with
+/// `betweenStatements`, the connection is lost between two statements of the create's transaction.
 final class DroppingStore: DraftStore, @unchecked Sendable {
     let inner: any DraftStore
     let database: DatabaseConfiguration
     let dropReads: Bool
+    let betweenStatements: Bool
     private let lock = NSLock()
     private var creates = 0
-    init(inner: any DraftStore, database: DatabaseConfiguration, dropReads: Bool = false) {
-        (self.inner, self.database, self.dropReads) = (inner, database, dropReads)
+    init(inner: any DraftStore, database: DatabaseConfiguration, dropReads: Bool = false, betweenStatements: Bool = false) {
+        (self.inner, self.database, self.dropReads, self.betweenStatements) = (inner, database, dropReads, betweenStatements)
+    }
+
+    /// A PostgreSQL shutdown while an upload's transaction is between statements: the server ends the
+    /// backend, and the next statement goes to a closed connection (postgres-nio would wait for ever;
+    /// the guarded transaction fails with `DatabaseConnectionLost`).
+    func loseBetweenStatements(logger: Logger) async throws {
+        try await database.withClient(connections: 2, logger: logger) { client in
+            try await client.transaction(logger: logger) { tx in
+                let pid = try await tx.query("SELECT pg_backend_pid()", logger: logger).collect().decode(Int32.self)[0]
+                _ = try await client.rows("SELECT pg_terminate_backend(\(pid))", logger: logger)
+                for _ in 0..<200 where !tx.isClosed { try await Task.sleep(for: .milliseconds(10)) }
+                try await Task.sleep(for: .milliseconds(200))
+                try await tx.query("SELECT 1", logger: logger)
+            }
+        }
+        Issue.record("the lost transaction did not throw")
     }
 
     /// A real dropped connection: the server ends this backend in the middle of a query.
@@ -178,6 +207,7 @@ final class DroppingStore: DraftStore, @unchecked Sendable {
 
     func create(_ new: NewDraft, logger: Logger) async throws -> DraftRecord {
         let n = lock.withLock { creates += 1; return creates }
+        if n > 1, betweenStatements { try await loseBetweenStatements(logger: logger) }
         if n > 1, !dropReads { try await drop(logger: logger) }
         return try await inner.create(new, logger: logger)
     }
