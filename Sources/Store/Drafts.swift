@@ -225,40 +225,54 @@ public struct DraftRepository: Sendable {
 
     // MARK: Create
 
-    /// Writes the draft, its images, its provenance rows and a `created` event in one transaction, and
-    /// returns the draft as read back inside it: the caller answers from what was committed, with no
-    /// second read that could fail after the commit (a 503 for a draft that exists invites a duplicate).
-    /// The photos must already be in the object store, so a draft row never exists without them.
+    /// Writes the draft, its images, its provenance rows and a `created` event in one statement (so one
+    /// transaction and one round trip: the inserts are data-modifying `WITH` parts), and returns the draft
+    /// as written — what the database made (id, times, status, the artisan's handle, the generated JSON as
+    /// stored) from the statement's own result, the rest from `new` — so the caller answers from what was
+    /// committed, with no second read that could fail after the commit (a 503 for a draft that exists
+    /// invites a duplicate). A test compares it with the draft read back. The photos must already be in
+    /// the object store, so a draft row never exists without them.
     public func create(_ new: NewDraft, logger: Logger) async throws -> DraftRecord {
         guard new.user.role == .artisan, let artisanID = new.user.artisanID else { throw DraftError.artisanRequired }
         precondition(!new.images.isEmpty, "a draft needs at least one photo")
-        return try await client.transaction(logger: logger) { tx in
-            let rows = try await tx.query("""
+        let images = new.images.sorted { $0.position < $1.position }
+        let positions = images.map(\.position), keys = images.map(\.key.hex)
+        let widths = images.map(\.width), heights = images.map(\.height)
+        let types = images.map(\.contentType), names = images.map(\.filename)
+        let fields = DraftField.allCases.filter { new.fields[$0] != nil }
+        let values = fields.map { new.fields[$0]!.0.json }, confidences = fields.map { new.fields[$0]!.1 ?? -1 }
+        let rows = try await client.rows("""
+            WITH d AS (
                 INSERT INTO drafts (user_id, artisan_id, notes, model_id, model_version, generated, needs_review, min_confidence, inference_ms)
                 VALUES (\(new.user.id), \(artisanID), \(new.notes), \(new.modelID), \(new.modelVersion), \(new.generatedJSON)::jsonb,
                         \(new.needsReview), \(new.minConfidence), \(new.inferenceMilliseconds))
-                RETURNING id
-                """, logger: logger)
-            var id: Int64 = 0
-            for try await value in rows.decode(Int64.self) { id = value }
-            let positions = new.images.map(\.position), keys = new.images.map(\.key.hex)
-            let widths = new.images.map(\.width), heights = new.images.map(\.height)
-            let types = new.images.map(\.contentType), names = new.images.map(\.filename)
-            try await tx.query("""
+                RETURNING id, artisan_id, status, generated::text AS generated, created_at, updated_at
+            ), images AS (
                 INSERT INTO draft_images (draft_id, position, object_key, width, height, content_type, filename)
-                SELECT \(id), * FROM unnest(\(positions)::int[], \(keys)::text[], \(widths)::int[], \(heights)::int[], \(types)::text[], \(names)::text[])
-                """, logger: logger)
-            let fields = DraftField.allCases.filter { new.fields[$0] != nil }
-            let values = fields.map { new.fields[$0]!.0.json }, confidences = fields.map { new.fields[$0]!.1 ?? -1 }
-            try await tx.query("""
+                SELECT d.id, t.* FROM d, unnest(\(positions)::int[], \(keys)::text[], \(widths)::int[], \(heights)::int[], \(types)::text[], \(names)::text[]) AS t
+            ), fields AS (
                 INSERT INTO draft_fields (draft_id, field, generated_value, generated_confidence, model_version)
                 -- -1 stands for "no confidence" (free text): postgres-nio binds no arrays of optionals
-                SELECT \(id), f, v::jsonb, NULLIF(c, -1), \(new.modelVersion)
-                FROM unnest(\(fields.map(\.rawValue))::text[], \(values)::text[], \(confidences)::float8[]) AS t(f, v, c)
-                """, logger: logger)
-            try await tx.query("INSERT INTO draft_events (draft_id, user_id, action) VALUES (\(id), \(new.user.id), 'created')", logger: logger)
-            return try await reload(id, on: tx, logger: logger)
+                SELECT d.id, f, v::jsonb, NULLIF(c, -1), \(new.modelVersion)
+                FROM d, unnest(\(fields.map(\.rawValue))::text[], \(values)::text[], \(confidences)::float8[]) AS t(f, v, c)
+            ), created AS (
+                INSERT INTO draft_events (draft_id, user_id, action) SELECT d.id, \(new.user.id), 'created' FROM d
+            )
+            SELECT d.id, a.handle, d.status, d.generated, d.created_at, d.updated_at FROM d JOIN artisans a ON a.id = d.artisan_id
+            """, logger: logger)
+        guard let (id, handle, status, generated, createdAt, updatedAt) = try rows.decode((Int64, String, String, String, Date, Date).self).first
+        else { preconditionFailure("an INSERT … RETURNING returned no row") }
+        var record = DraftRecord(id: id, userID: new.user.id, artisanID: artisanID, artisan: handle,
+                                 status: DraftStatus(rawValue: status) ?? .pending, notes: new.notes, modelID: new.modelID,
+                                 modelVersion: new.modelVersion, generatedJSON: generated, needsReview: new.needsReview,
+                                 minConfidence: new.minConfidence, createdAt: createdAt, updatedAt: updatedAt, decidedBy: nil, decidedAt: nil,
+                                 rejectReason: nil, productID: nil, listingID: nil)
+        record.images = images
+        for field in fields {
+            let (value, confidence) = new.fields[field]!
+            record.fields[field] = FieldRecord(generated: value, confidence: confidence, model: new.modelVersion, edit: nil)
         }
+        return record
     }
 
     // MARK: Read
