@@ -1269,20 +1269,58 @@ struct Bins {
     }
 };
 
-// numpy.quantile's default ("linear") at ascending qs, appended to `out`. Partially orders `v` (one
-// nth_element per quantile on what lies above the previous one) instead of sorting it.
-void quantiles(std::vector<double> &v, std::initializer_list<double> qs, std::vector<double> &out) {
+// The values at the given ranks of `v` in ascending order (what sorting `v` would put there), exactly.
+// Values are counted into buckets by a monotone map of the value — ((x − lo) · scale), truncated, is
+// non-decreasing in x under rounding — so rank r lies in the bucket where the running count passes r,
+// and only the few values of those buckets are sorted. Through nth_element on each channel's ~50 k
+// values the quantiles were about 6 % of the service's CPU under upload load (perf, c=8).
+void order_statistics(const std::vector<double> &v, const std::vector<size_t> &ranks, std::vector<double> &out) {
+    constexpr int kBuckets = 4096;
     const size_t n = v.size();
-    size_t placed = 0;  // ranks below this are on the correct side of an earlier nth_element already
-    bool any = false;
-    size_t last = 0;
+    double lo = v[0], hi = v[0];
+    for (double x : v) lo = std::min(lo, x), hi = std::max(hi, x);
+    out.assign(ranks.size(), lo);
+    if (!(hi > lo)) return;  // one value (or NaN bounds): every rank holds it
+    const double scale = kBuckets / (hi - lo);
+    std::vector<uint16_t> bucketOf(n);
+    std::vector<size_t> start(kBuckets + 1, 0);
+    for (size_t i = 0; i < n; i++) {
+        const double b = (v[i] - lo) * scale;
+        const int k = b >= kBuckets ? kBuckets - 1 : b > 0 ? static_cast<int>(b) : 0;
+        bucketOf[i] = static_cast<uint16_t>(k);
+        start[k + 1]++;
+    }
+    for (int k = 0; k < kBuckets; k++) start[k + 1] += start[k];
+    // The buckets the ranks fall in, each gathered once.
+    std::vector<int> slot(kBuckets, -1), rankBucket(ranks.size());
+    std::vector<std::vector<double>> members;
+    for (size_t r = 0; r < ranks.size(); r++) {
+        const int k = static_cast<int>(std::upper_bound(start.begin(), start.end(), ranks[r]) - start.begin()) - 1;
+        rankBucket[r] = k;
+        if (slot[k] < 0) slot[k] = static_cast<int>(members.size()), members.emplace_back(), members.back().reserve(start[k + 1] - start[k]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (const int s = slot[bucketOf[i]]; s >= 0) members[s].push_back(v[i]);
+    for (auto &m : members) std::sort(m.begin(), m.end());
+    for (size_t r = 0; r < ranks.size(); r++) out[r] = members[slot[rankBucket[r]]][ranks[r] - start[rankBucket[r]]];
+}
+
+// numpy.quantile's default ("linear") at ascending qs, appended to `out`: the values at ranks ⌊q(n−1)⌋
+// and the one above, interpolated with NumPy's lerp.
+void quantiles(const std::vector<double> &v, std::initializer_list<double> qs, std::vector<double> &out) {
+    const size_t n = v.size();
+    std::vector<size_t> ranks;
     for (double q : qs) {
-        const double position = q * static_cast<double>(n - 1);
-        const double below = std::floor(position);
-        const size_t i = static_cast<size_t>(below), j = std::min(i + 1, n - 1);
-        if (!any || i != last) std::nth_element(v.begin() + placed, v.begin() + i, v.end());
-        any = true, last = i, placed = i + 1;
-        const double a = v[i], b = j == i ? a : *std::min_element(v.begin() + j, v.end());
+        const size_t i = static_cast<size_t>(std::floor(q * static_cast<double>(n - 1)));
+        ranks.push_back(i), ranks.push_back(std::min(i + 1, n - 1));
+    }
+    std::vector<double> values;
+    order_statistics(v, ranks, values);
+    size_t k = 0;
+    for (double q : qs) {
+        const double position = q * static_cast<double>(n - 1), below = std::floor(position);
+        const double a = values[k], b = values[k + 1];
+        k += 2;
         const double t = position - below, d = b - a;
         out.push_back(t >= 0.5 ? b - d * (1 - t) : a + d * t);
     }

@@ -54,9 +54,15 @@ import Torch
         }.map { try EfficientNetLite.denormalize($0) }
         photos.append(try photos[0].flip([2]) * 0.6)
         photos.append(try Self.redSquare(size: 224, side: 5, top: 100, left: 60).squeeze(0))
-        let images = try Tensor.stack(photos)  // (4, 3, 224, 224)
+        // Noise: ~50 k distinct values spread over [0, 1] (the quantiles' bucketed selection at its busiest),
+        // with a bright outlier block so most values crowd into a few buckets.
+        LibTorch.manualSeed(3)
+        let noise = try Tensor.rand([3, 224, 224]) * 0.05 + 0.4
+        try noise.slice(dim: 1, 0 ..< 8).slice(dim: 2, 0 ..< 8).fill_(1)
+        photos.append(noise)
+        let images = try Tensor.stack(photos)  // (5, 3, 224, 224)
         let statistics = try Functional.colourStatistics(images)
-        #expect(statistics.shape == [4, Functional.colourStatisticsWidth])
+        #expect(statistics.shape == [5, Functional.colourStatisticsWidth])
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let input = directory.appendingPathComponent("images.pt"), output = directory.appendingPathComponent("reference.pt")
