@@ -51,7 +51,6 @@ struct HealthController: Sendable {
         var database = "ok"
         do {
             try await withTimeout(.seconds(2)) {
-                // Read the (one-row) result: an unread row sequence would keep its pooled connection.
                 for _ in try await client.rows("SELECT 1", logger: context.logger) {}
             }
         } catch {
