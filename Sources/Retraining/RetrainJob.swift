@@ -182,13 +182,13 @@ public struct RetrainJob: JobHandler {
         let grounding = Grounding()
 
         // Retried after the candidate was recorded: only the verdict is left.
-        let existing = try await client.reading(logger: logger) { c in
+        let existing = try await client.leasing { c in
             try await registry.list(kind: "captioner", on: c, logger: logger).first { $0.jobID == job.id }
         }
         if let existing { return try await conclude(existing, job: job, context: context) }
 
         context.report("reading the training snapshot")
-        let (active, catalogue, listings) = try await client.reading(logger: logger) { c in
+        let (active, catalogue, listings) = try await client.leasing { c in
             guard let active = try await registry.active(kind: "captioner", on: c, logger: logger) else { throw RetrainError.noActiveModel }
             let repository = TrainingDataRepository()
             return (active, try await repository.examples(splits: DatasetSplit.allCases, on: c, logger: logger),
@@ -281,7 +281,7 @@ public struct RetrainJob: JobHandler {
                                         listings: uses, activate: false, parent: active.id, jobID: job.id, worker: job.worker,
                                         on: c, logger: logger)
         }
-        let record = try await client.reading(logger: logger) { try await registry.find(id, on: $0, logger: logger) }
+        let record = try await client.leasing { try await registry.find(id, on: $0, logger: logger) }
         return try await conclude(record, job: job, context: context)
     }
 

@@ -193,7 +193,7 @@ struct ModelWatcher: Service {
 
     func refresh(failed: inout Int64?) async {
         do {
-            let active = try await client.reading(logger: logger) { connection in
+            let active = try await client.leasing { connection in
                 try await ModelRegistry().active(kind: "captioner", on: connection, logger: logger)
             }
             if let active {

@@ -71,39 +71,6 @@ extension PostgresClient {
     }
 }
 
-extension PostgresClient {
-    /// `leasing` for work that only reads: when the connection closes under the first attempt (it was
-    /// lent already dead after a PostgreSQL restart, or PostgreSQL stopped under it), the work runs once
-    /// more on another connection — a read changes nothing, so repeating it is safe. Writes never repeat:
-    /// a statement cut off by the close may have committed.
-    public func reading<R: Sendable>(logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
-        do {
-            return try await leasing(body)
-        } catch where isConnectionLoss(error) {
-            logger.debug("read repeated on another connection", metadata: ["error": "\(error)"])
-            return try await leasing(body)
-        }
-    }
-
-    /// `rows` for a query that only reads, repeated once on another connection like `reading`.
-    public func read(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-        try await reading(logger: logger) { try await $0.query(query, logger: logger).collect() }
-    }
-}
-
-/// Whether `error` says the connection was lost rather than that the statement failed: the guard's
-/// `DatabaseConnectionLost`, postgres-nio's closed-connection and connection errors, and the server's
-/// operator-intervention class 57P (shutdown, crash shutdown, cannot connect now).
-public func isConnectionLoss(_ error: any Error) -> Bool {
-    if error is DatabaseConnectionLost { return true }
-    guard let psql = error as? PSQLError else { return false }
-    switch psql.code {
-    case .serverClosedConnection, .clientClosedConnection, .connectionError: return true
-    case .server: return psql.serverInfo?[.sqlState]?.hasPrefix("57P") == true
-    default: return false
-    }
-}
-
 extension Array where Element == PostgresRow {
     /// Each row's one column.
     public func decode<Column: PostgresDecodable>(_ column: Column.Type, file: String = #fileID, line: Int = #line) throws -> [Column] {

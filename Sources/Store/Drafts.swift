@@ -304,7 +304,7 @@ public struct DraftRepository: Sendable {
 
     /// `load` on a connection leased from the pool for the four queries.
     private func load(where condition: String, binds: [Bind], logger: Logger) async throws -> [DraftRecord] {
-        try await client.reading(logger: logger) { try await load(where: condition, binds: binds, on: $0, logger: logger) }
+        try await client.leasing { try await load(where: condition, binds: binds, on: $0, logger: logger) }
     }
 
     static func bindings(_ binds: [Bind]) -> PostgresBindings {
@@ -576,7 +576,7 @@ public struct DraftRepository: Sendable {
             WHERE \(condition)
             """
         var out: [ListingRecord] = []
-        let rows = try await client.read(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(binds)), logger: logger)
+        let rows = try await client.rows(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(binds)), logger: logger)
         for (id, draft, product, artisan, title, description, fields, by, at) in try rows.decode((Int64, Int64, Int64, String, String, String, String, String, Date).self) {
             out.append(ListingRecord(id: id, draftID: draft, productID: product, artisan: artisan, title: title, description: description,
                                      fieldsJSON: fields, publishedBy: by, publishedAt: at))
@@ -588,7 +588,7 @@ public struct DraftRepository: Sendable {
 
     public func countsByStatus(logger: Logger) async throws -> [DraftStatus: Int] {
         var counts = Dictionary(uniqueKeysWithValues: DraftStatus.allCases.map { ($0, 0) })
-        let rows = try await client.read("SELECT status, count(*) FROM drafts GROUP BY status", logger: logger)
+        let rows = try await client.rows("SELECT status, count(*) FROM drafts GROUP BY status", logger: logger)
         for (status, count) in try rows.decode((String, Int).self) {
             if let s = DraftStatus(rawValue: status) { counts[s] = count }
         }
@@ -598,7 +598,7 @@ public struct DraftRepository: Sendable {
     /// Which of `keys` a draft, a product or a synthetic image still refers to (the object collector keeps those).
     public func referenced(_ keys: [ObjectKey], logger: Logger) async throws -> Set<ObjectKey> {
         let hex = keys.map(\.hex)
-        let rows = try await client.read("""
+        let rows = try await client.rows("""
             SELECT object_key FROM draft_images WHERE object_key = ANY(\(hex))
             UNION SELECT object_key FROM product_images WHERE object_key = ANY(\(hex))
             UNION SELECT object_key FROM synthetic_images WHERE object_key = ANY(\(hex))

@@ -61,13 +61,13 @@ public struct FeedbackReportRepository: Sendable {
     public func report(since: Date? = nil, top: Int = 10, logger: Logger) async throws -> FeedbackReport {
         let from = since ?? Date(timeIntervalSince1970: 0)
         var drafts: [String: Int] = [:]
-        for (status, n) in try await client.read("""
+        for (status, n) in try await client.rows("""
             SELECT status, count(*)::int FROM drafts WHERE created_at >= \(from) GROUP BY status
             """, logger: logger).decode((String, Int).self) { drafts[status] = n }
 
         // Moderator edits: approved drafts whose final (latest edit) value differs from the generated one.
         var edited: [String: Int] = [:], approved = 0
-        for (field, n) in try await client.read("""
+        for (field, n) in try await client.rows("""
             WITH latest AS (
                 SELECT DISTINCT ON (e.draft_id, e.field) e.draft_id, e.field, e.value
                 FROM draft_edits e JOIN drafts d ON d.id = e.draft_id
@@ -75,18 +75,18 @@ public struct FeedbackReportRepository: Sendable {
             SELECT l.field, count(*)::int FROM latest l JOIN draft_fields f ON f.draft_id = l.draft_id AND f.field = l.field
             WHERE l.value <> f.generated_value GROUP BY l.field
             """, logger: logger).decode((String, Int).self) { edited[field] = n }
-        for n in try await client.read("""
+        for n in try await client.rows("""
             SELECT count(*)::int FROM drafts WHERE status = 'approved' AND created_at >= \(from)
             """, logger: logger).decode(Int.self) { approved = n }
 
         // Artisan corrections: feedback whose correction differs from the generated value.
         var corrected: [String: Int] = [:], withFeedback = 0
-        for (field, n) in try await client.read("""
+        for (field, n) in try await client.rows("""
             SELECT c.key, count(*)::int FROM draft_feedback fb JOIN drafts d ON d.id = fb.draft_id CROSS JOIN LATERAL jsonb_each(fb.corrections) AS c(key, value)
             JOIN draft_fields f ON f.draft_id = fb.draft_id AND f.field = c.key
             WHERE d.created_at >= \(from) AND c.value <> f.generated_value GROUP BY c.key
             """, logger: logger).decode((String, Int).self) { corrected[field] = n }
-        for n in try await client.read("""
+        for n in try await client.rows("""
             SELECT count(DISTINCT fb.draft_id)::int FROM draft_feedback fb JOIN drafts d ON d.id = fb.draft_id WHERE d.created_at >= \(from)
             """, logger: logger).decode(Int.self) { withFeedback = n }
         let fields = Self.allFields.map { field in
@@ -98,7 +98,7 @@ public struct FeedbackReportRepository: Sendable {
 
         // The most frequent attribute mistakes, generated → corrected (gemstone sets as comma lists).
         var mistakes: [FeedbackReport.Correction] = []
-        for (field, generated, final, by, n) in try await client.read("""
+        for (field, generated, final, by, n) in try await client.rows("""
             WITH latest AS (
                 SELECT DISTINCT ON (e.draft_id, e.field) e.draft_id, e.field, e.value, 'moderator' AS by
                 FROM draft_edits e JOIN drafts d ON d.id = e.draft_id
@@ -117,7 +117,7 @@ public struct FeedbackReportRepository: Sendable {
         }
 
         var ratings: [String: (count: Int, sum: Int, distribution: [String: Int])] = [:]
-        for (version, rating, n) in try await client.read("""
+        for (version, rating, n) in try await client.rows("""
             SELECT fb.model_version, fb.rating::int, count(*)::int FROM draft_feedback fb JOIN drafts d ON d.id = fb.draft_id
             WHERE d.created_at >= \(from) GROUP BY 1, 2
             """, logger: logger).decode((String, Int, Int).self) {
@@ -159,7 +159,7 @@ public struct RetrainTrigger: Sendable {
     /// feedback given or changed since then.
     public func pending(logger: Logger) async throws -> Int {
         var n = 0
-        for count in try await queue.client.read("""
+        for count in try await queue.client.rows("""
             WITH since AS (SELECT COALESCE(max(created_at), '-infinity'::timestamptz) AS t FROM jobs WHERE kind = 'retrain')
             SELECT ((SELECT count(*) FROM draft_edits e JOIN drafts d ON d.id = e.draft_id, since
                      WHERE d.status = 'approved' AND d.decided_at > since.t)

@@ -69,7 +69,7 @@ public struct JobQueue: Sendable {
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
         if let job = try Self.decode(rows).first { return (job, true) }
-        let open = try await client.read("""
+        let open = try await client.rows("""
             SELECT \(unescaped: Self.columns) FROM jobs WHERE kind = \(kind.rawValue) AND status IN ('queued', 'running') ORDER BY id LIMIT 1
             """, logger: logger)
         guard let job = try Self.decode(open).first else {
@@ -155,13 +155,13 @@ public struct JobQueue: Sendable {
     }
 
     public func find(_ id: Int64, logger: Logger) async throws -> Job {
-        let rows = try await client.read("SELECT \(unescaped: Self.columns) FROM jobs WHERE id = \(id)", logger: logger)
+        let rows = try await client.rows("SELECT \(unescaped: Self.columns) FROM jobs WHERE id = \(id)", logger: logger)
         guard let job = try Self.decode(rows).first else { throw JobError.notFound(id) }
         return job
     }
 
     public func list(limit: Int = 50, logger: Logger) async throws -> [Job] {
-        let rows = try await client.read("SELECT \(unescaped: Self.columns) FROM jobs ORDER BY id DESC LIMIT \(limit)", logger: logger)
+        let rows = try await client.rows("SELECT \(unescaped: Self.columns) FROM jobs ORDER BY id DESC LIMIT \(limit)", logger: logger)
         return try Self.decode(rows)
     }
 

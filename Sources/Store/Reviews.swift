@@ -74,21 +74,21 @@ public struct ReviewRepository: Sendable {
 
     /// The product's artisan, or nil when there is no such product.
     public func productArtisan(_ productID: Int64, logger: Logger) async throws -> Int64? {
-        let rows = try await client.read("SELECT artisan_id FROM products WHERE id = \(productID)", logger: logger)
+        let rows = try await client.rows("SELECT artisan_id FROM products WHERE id = \(productID)", logger: logger)
         for id in try rows.decode(Int64.self) { return id }
         return nil
     }
 
     /// Product ids by external id (for imports).
     public func productIDs(externalIDs: [String], logger: Logger) async throws -> [String: Int64] {
-        let rows = try await client.read("SELECT external_id, id FROM products WHERE external_id = ANY(\(externalIDs))", logger: logger)
+        let rows = try await client.rows("SELECT external_id, id FROM products WHERE external_id = ANY(\(externalIDs))", logger: logger)
         var out: [String: Int64] = [:]
         for (external, id) in try rows.decode((String, Int64).self) { out[external] = id }
         return out
     }
 
     public func artisanExists(_ id: Int64, logger: Logger) async throws -> Bool {
-        let rows = try await client.read("SELECT 1 FROM artisans WHERE id = \(id)", logger: logger)
+        let rows = try await client.rows("SELECT 1 FROM artisans WHERE id = \(id)", logger: logger)
         for _ in try rows.decode(Int.self) { return true }
         return false
     }
@@ -133,7 +133,7 @@ public struct ReviewRepository: Sendable {
             return PostgresQuery(unsafeSQL: sql, binds: bindings)
         }
         var months: [ReviewSummary.Month] = []
-        let monthRows = try await client.read(query("""
+        let monthRows = try await client.rows(query("""
             SELECT to_char(date_trunc('month', r.reviewed_at AT TIME ZONE 'UTC'), 'YYYY-MM'), count(*)::bigint,
                    avg((r.sentiment = 'positive')::int)::float8, avg(r.rating)::float8
             FROM reviews r JOIN products p ON p.id = r.product_id WHERE \(filter) GROUP BY 1 ORDER BY 1
@@ -142,7 +142,7 @@ public struct ReviewRepository: Sendable {
             months.append(.init(month: month, count: count, positiveShare: share, averageRating: rating))
         }
         var aspects: [ReviewSummary.Aspect] = []
-        let aspectRows = try await client.read(query("""
+        let aspectRows = try await client.rows(query("""
             SELECT a.aspect, count(*)::bigint, count(*) FILTER (WHERE a.sentiment = 'positive')::bigint
             FROM review_aspects a JOIN reviews r ON r.id = a.review_id JOIN products p ON p.id = r.product_id
             WHERE \(filter) GROUP BY a.aspect ORDER BY count(*) DESC, a.aspect
@@ -154,7 +154,7 @@ public struct ReviewRepository: Sendable {
         let total = months.reduce(0) { $0 + $1.count }
         let positive = months.reduce(0.0) { $0 + $1.positiveShare * Double($1.count) }
         var ratingSum = 0.0, ratingCount = 0
-        let ratingRows = try await client.read(query("""
+        let ratingRows = try await client.rows(query("""
             SELECT coalesce(sum(r.rating), 0)::float8, count(r.rating)::bigint FROM reviews r JOIN products p ON p.id = r.product_id WHERE \(filter)
             """), logger: logger)
         for (sum, count) in try ratingRows.decode((Double, Int).self) { (ratingSum, ratingCount) = (sum, count) }

@@ -75,7 +75,7 @@ public struct SyntheticImageRepository: Sendable {
             FROM synthetic_images \(filter) ORDER BY batch, position
             """, binds: bindings)
         var out: [SyntheticImage] = []
-        let rows = try await client.read(query, logger: logger)
+        let rows = try await client.rows(query, logger: logger)
         for (id, batch, position, version, conditions, key, width, height, source, requestedBy, createdAt)
             in try rows.decode((Int64, UUID, Int, String, String, String, Int, Int, String, Int64?, Date).self) {
             guard let key = ObjectKey(key) else { continue }

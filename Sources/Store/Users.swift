@@ -91,7 +91,7 @@ public struct UserRepository: Sendable {
 
     /// The enabled user whose token this is, if any.
     public func user(token: String, on client: PostgresClient, logger: Logger) async throws -> User? {
-        let rows = try await client.read("""
+        let rows = try await client.rows("""
             SELECT id, name, role, artisan_id FROM users WHERE token_hash = \(Token.hash(token)) AND disabled_at IS NULL
             """, logger: logger)
         // At most one row (token_hash is unique).

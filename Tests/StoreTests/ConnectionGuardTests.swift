@@ -2,7 +2,6 @@ import Foundation
 import LoupeTestSupport
 import PostgresNIO
 @testable import Store
-import Synchronization
 import Testing
 
 /// The guard around pooled connections: a query written after the server closed the connection must fail
@@ -100,83 +99,4 @@ struct ConnectionGuardTests {
             }
         }
     }
-
-    @Test func aReadIsRepeatedOnceOnAnotherConnectionWhenItsConnectionWasLost() async throws {
-        try await TestDatabase.with { db in
-            try await db.withClient(connections: 2) { client in
-                let attempts = Mutex(0)
-                // Lost once: the second attempt's answer comes back.
-                let value = try await client.reading(logger: testLogger) { connection in
-                    let n = attempts.withLock { $0 += 1; return $0 }
-                    if n == 1 { throw DatabaseConnectionLost(connectionID: connection.id) }
-                    return try await connection.query("SELECT 41 + 1", logger: testLogger).collect().decode(Int.self)[0]
-                }
-                #expect(value == 42 && attempts.withLock { $0 } == 2)
-                // Lost twice: the second loss is the answer.
-                attempts.withLock { $0 = 0 }
-                await #expect(throws: DatabaseConnectionLost.self) {
-                    try await client.reading(logger: testLogger) { connection -> Int in
-                        attempts.withLock { $0 += 1 }
-                        throw DatabaseConnectionLost(connectionID: connection.id)
-                    }
-                }
-                #expect(attempts.withLock { $0 } == 2)
-                // A failing statement is not a lost connection: no second try.
-                attempts.withLock { $0 = 0 }
-                await #expect(throws: PSQLError.self) {
-                    try await client.reading(logger: testLogger) { connection in
-                        attempts.withLock { $0 += 1 }
-                        try await connection.query("SELECT * FROM missing_table", logger: testLogger)
-                    }
-                }
-                #expect(attempts.withLock { $0 } == 1)
-            }
-        }
-    }
-
-    @Test func whatCountsAsALostConnection() async throws {
-        try await TestDatabase.with { db in
-            #expect(isConnectionLoss(DatabaseConnectionLost(connectionID: 0)))
-            #expect(!isConnectionLoss(CancellationError()))
-            try await db.configuration.withConnection(logger: testLogger) { connection in
-                do {
-                    try await connection.query("SELECT * FROM missing_table", logger: testLogger)
-                    Issue.record("no error")
-                } catch {
-                    #expect(!isConnectionLoss(error), "\(String(reflecting: error))")   // 42P01: the statement's own fault
-                }
-                do {
-                    try await connection.query("SELECT pg_terminate_backend(pg_backend_pid())", logger: testLogger)
-                    try await connection.query("SELECT 1", logger: testLogger)
-                    Issue.record("no error")
-                } catch {
-                    #expect(isConnectionLoss(error), "\(String(reflecting: error))")    // 57P01, or the closed connection
-                }
-            }
-        }
-    }
-
-    /// After its backend is ended the pool may still lend the dead connection for a moment; a read
-    /// then goes to another one instead of failing. (The race is timing-bound: without the repeat all 8 rounds
-    /// passed in each of 3 runs here, while the same pattern after a transaction failed in 2 of 6 runs;
-    /// the repeat's logic is pinned by the test above.)
-    @Test func readsRightAfterTheServerEndedThePoolsConnectionSucceed() async throws {
-        try await TestDatabase.with { db in
-            try await db.withClient(connections: 1) { client in
-                for _ in 0..<8 {
-                    // The backend is ended while the connection is still lent, so it goes back to the pool
-                    // about as the close arrives.
-                    // `reading`: this lease itself may be lent the previous round's dead connection.
-                    try await client.reading(logger: testLogger) { connection in
-                        let pid = try await backendPID(connection)
-                        try await db.configuration.withConnection(logger: testLogger) { other in
-                            _ = try await other.query("SELECT pg_terminate_backend(\(pid))", logger: testLogger).collect()
-                        }
-                    }
-                    #expect(try await client.read("SELECT 7", logger: testLogger).decode(Int.self) == [7])
-                }
-            }
-        }
-    }
 }
-
