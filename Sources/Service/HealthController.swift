@@ -51,7 +51,7 @@ struct HealthController: Sendable {
         var database = "ok"
         do {
             try await withTimeout(.seconds(2)) {
-                for _ in try await client.rows("SELECT 1", logger: context.logger) {}
+                _ = try await client.rows("SELECT 1", logger: context.logger)
             }
         } catch {
             database = "unavailable"

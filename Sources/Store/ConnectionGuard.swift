@@ -60,9 +60,7 @@ extension PostgresClient {
     /// `withTransaction`, guarded the same way (BEGIN, `body`, COMMIT; ROLLBACK when `body` throws).
     public func transaction<R: Sendable>(logger: Logger,
                                          _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
-        try await withConnection { connection in
-            try await connection.guarded { try await $0.withTransaction(logger: logger) { try await body($0) } }
-        }
+        try await leasing { try await $0.withTransaction(logger: logger) { try await body($0) } }
     }
 
     /// One query on a leased connection, guarded, its rows read to the end (so the lease is returned).

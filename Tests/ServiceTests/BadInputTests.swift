@@ -186,10 +186,7 @@ final class DroppingStore: DraftStore, @unchecked Sendable {
     func loseBetweenStatements(logger: Logger) async throws {
         try await database.withClient(connections: 2, logger: logger) { client in
             try await client.transaction(logger: logger) { tx in
-                let pid = try await tx.query("SELECT pg_backend_pid()", logger: logger).collect().decode(Int32.self)[0]
-                _ = try await client.rows("SELECT pg_terminate_backend(\(pid))", logger: logger)
-                for _ in 0..<200 where !tx.isClosed { try await Task.sleep(for: .milliseconds(10)) }
-                try await Task.sleep(for: .milliseconds(200))
+                #expect(try await tx.endBackend(using: client, logger: logger))
                 try await tx.query("SELECT 1", logger: logger)
             }
         }

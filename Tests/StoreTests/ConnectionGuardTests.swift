@@ -8,17 +8,6 @@ import Testing
 /// (postgres-nio 1.33.2 drops it and its caller would wait forever); work that finished keeps its result.
 @Suite(.timeLimit(.minutes(1)))
 struct ConnectionGuardTests {
-    /// Ends the backend serving `pid` the way a PostgreSQL shutdown does (FATAL 57P01, then the socket
-    /// closes), from another connection, and waits until `connection` has seen the close.
-    func terminate(_ pid: Int32, of connection: PostgresConnection, with client: PostgresClient) async throws {
-        let ended = try await client.rows("SELECT pg_terminate_backend(\(pid))", logger: testLogger).decode(Bool.self)
-        #expect(ended == [true])
-        for _ in 0..<200 where !connection.isClosed { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(connection.isClosed)
-        // Past the close, the channel drops its handlers: from here a write is refused without an answer.
-        try await Task.sleep(for: .milliseconds(200))
-    }
-
     /// The body's outcome, or nil if it has not finished within `limit` (it is then left running).
     func finishes<R: Sendable>(within limit: Duration, _ body: @escaping @Sendable () async throws -> R) async -> Result<R, any Error>? {
         let (stream, continuation) = AsyncStream<Result<R, any Error>?>.makeStream()
@@ -34,10 +23,6 @@ struct ConnectionGuardTests {
         return nil
     }
 
-    func backendPID(_ connection: PostgresConnection) async throws -> Int32 {
-        try await connection.query("SELECT pg_backend_pid()", logger: testLogger).collect().decode(Int32.self)[0]
-    }
-
     @Test func aQueryAfterTheServerClosedTheTransactionsConnectionFailsInsteadOfWaiting() async throws {
         try await TestDatabase.with { db in
             try await db.withClient(connections: 3) { client in
@@ -46,7 +31,7 @@ struct ConnectionGuardTests {
                 let outcome = await finishes(within: .seconds(20)) {
                     try await client.transaction(logger: testLogger) { tx in
                         try await tx.query("INSERT INTO t VALUES (1)", logger: testLogger)
-                        try await terminate(try await backendPID(tx), of: tx, with: client)
+                        #expect(try await tx.endBackend(using: client))
                         try await tx.query("INSERT INTO t VALUES (2)", logger: testLogger)
                     }
                 }
@@ -71,7 +56,7 @@ struct ConnectionGuardTests {
                     try await connection.withTransaction(logger: testLogger) { tx in
                         try await tx.query("INSERT INTO t VALUES (7)", logger: testLogger)
                     }
-                    let pid = try await backendPID(connection)
+                    let pid = try await connection.backendPID()
                     _ = try await client.rows("SELECT pg_terminate_backend(\(pid))", logger: testLogger)
                     return 7
                 }

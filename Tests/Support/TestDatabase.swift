@@ -80,3 +80,21 @@ extension TestDatabase {
         }
     }
 }
+
+extension PostgresConnection {
+    /// The server process behind this connection.
+    public func backendPID(logger: Logger = testLogger) async throws -> Int32 {
+        try await query("SELECT pg_backend_pid()", logger: logger).collect().decode(Int32.self)[0]
+    }
+
+    /// Ends this connection's backend from `client` the way a PostgreSQL shutdown does (FATAL 57P01, then
+    /// the socket closes) and returns once this connection has seen the close and its channel has dropped
+    /// its handlers: from then on a statement written here is refused without an answer (postgres-nio
+    /// 1.33.2; the connection guard's case). Whether the server ended it and the close was seen.
+    public func endBackend(using client: PostgresClient, logger: Logger = testLogger) async throws -> Bool {
+        let ended = try await client.rows("SELECT pg_terminate_backend(\(try await backendPID(logger: logger)))", logger: logger).decode(Bool.self)
+        for _ in 0..<200 where !isClosed { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(200))
+        return ended == [true] && isClosed
+    }
+}
