@@ -27,7 +27,8 @@ public enum RougeL {
         score(reference: tokenize(reference), hypothesis: tokenize(hypothesis))
     }
 
-    static func score(reference: [String], hypothesis: [String]) -> Score {
+    /// F of already tokenized texts (`tokenize`).
+    public static func score(reference: [String], hypothesis: [String]) -> Score {
         guard !reference.isEmpty, !hypothesis.isEmpty else { return Score(precision: 0, recall: 0, f: 0) }
         let lcs = Double(lcsLength(reference, hypothesis))
         let p = lcs / Double(hypothesis.count), r = lcs / Double(reference.count)

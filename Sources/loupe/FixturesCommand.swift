@@ -1,11 +1,12 @@
 import ArgumentParser
+import Captioner
 import Catalog
 import Foundation
 import Torch
 
 struct FixturesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "fixtures", abstract: "The rendered jewellery fixture catalogue.", subcommands: [Render.self, Scene.self])
+        commandName: "fixtures", abstract: "The rendered jewellery fixture catalogue.", subcommands: [Render.self, Scene.self, Ceiling.self])
 
     struct Render: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -49,6 +50,54 @@ struct FixturesCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print("// " + String(decoding: try encoder.encode(spec), as: UTF8.self).replacingOccurrences(of: "\n", with: "\n// "))
             print(SceneBuilder().scene(for: spec))
+        }
+    }
+
+    struct Ceiling: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What BLEU-4, ROUGE-L and CIDEr-D can reach on a grammar-written catalogue's references.",
+            discussion: """
+                Scores, against each product's references: one reference against the others; a fresh grammar \
+                text from the true attributes; and the minimum-risk choice of --samples such texts. No model, \
+                no database: the catalogue's catalogue.jsonl (products need their design).
+                """)
+        @Option(help: "Catalogue directory (catalogue.jsonl).") var catalogue = "Fixtures/catalogue"
+        @Option(help: "train, validation, test or all.") var split = "test"
+        @Option(help: "Grammar texts per product to choose from (and simulated references).") var samples = 32
+        @Option var seed: UInt64 = 1
+        @Flag(help: "Print the report as JSON.") var json = false
+
+        func validate() throws {
+            guard split == "all" || DatasetSplit(rawValue: split) != nil else {
+                throw ValidationError("--split must be train, validation, test or all")
+            }
+            guard samples >= 1 else { throw ValidationError("--samples must be positive") }
+        }
+
+        func run() throws {
+            let (records, errors) = try CatalogueFile.read(directory: URL(fileURLWithPath: catalogue))
+            if let first = errors.first { throw ValidationError("\(catalogue)/catalogue.jsonl: \(first) (\(errors.count) bad lines)") }
+            var products: [TextCeiling.Product] = []
+            for (line, record) in records where split == "all" || DatasetSplit.of(externalID: record.externalID).rawValue == split {
+                guard let design = record.design else {
+                    throw ValidationError("line \(line): product \(record.externalID) has no design; the grammar needs one")
+                }
+                guard !record.descriptions.isEmpty else { throw ValidationError("line \(line): product \(record.externalID) has no descriptions") }
+                products.append(.init(attributes: record.attributes, design: design, references: record.descriptions))
+            }
+            guard !products.isEmpty else { throw ValidationError("no \(split) products in \(catalogue)") }
+            let report = TextCeiling(samples: samples).measure(products, seed: seed)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                return
+            }
+            print("\(report.products) \(split) products, \(report.samples) grammar texts each")
+            print("| text | scored | BLEU-4 | ROUGE-L | CIDEr-D |\n| --- | --- | --- | --- | --- |")
+            for row in report.rows {
+                print(String(format: "| %@ | %d | %.3f | %.3f | %.3f |", row.text, row.count, row.bleu4, row.rougeL, row.ciderD))
+            }
         }
     }
 }
