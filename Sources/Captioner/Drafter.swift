@@ -216,7 +216,7 @@ public final class Drafter {
         var review = title.unsupported.union(description.unsupported)
         func claim(_ field: String) -> Claim {
             let (value, confidence) = p.top(field) ?? ("unknown", 0)
-            if confidence < thresholds.threshold(field) { review.insert(field) }
+            if confidence < thresholds.threshold(field) || (field == "metal" && grounding.unnamed.contains(value)) { review.insert(field) }
             return Claim(value: value, confidence: confidence)
         }
         let category = claim("category"), metal = claim("metal"), style = claim("style"), finish = claim("finish")
@@ -227,7 +227,7 @@ public final class Drafter {
         let t = thresholds.gemstone
         let (set, conflict) = p.gemstoneSet(exclusive: grounding.taxonomy.gemstone.exclusive)
         let gems = set.map { Claim(value: $0.value, confidence: $0.confidence) }
-        if conflict || gems.isEmpty || gems.contains(where: { $0.confidence < t })
+        if conflict || gems.isEmpty || gems.contains(where: { $0.confidence < t || grounding.unnamed.contains($0.value) })
             || p.gemstones.values.contains(where: { $0 > 1 - t && $0 < t }) { review.insert("gemstones") }
         let order = ["category", "metal", "gemstones", "style", "finish"]
         return Draft(title: title.text, description: description.text, category: category,
