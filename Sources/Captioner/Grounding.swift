@@ -285,13 +285,14 @@ extension Grounding {
     /// stones the text may not name ("clear stones") when its summed probability clears the threshold.
     func gemstoneWords(_ p: AttributeProbabilities, thresholds: GroundingThresholds) -> [(singular: String, plural: String, named: Bool)] {
         var ranked: [(probability: Double, key: String, words: (singular: String, plural: String, named: Bool))] = []
-        for slug in supportedGemstones(p, thresholds: thresholds) {
+        let named = supportedGemstones(p, thresholds: thresholds)
+        for slug in named {
             guard let label = taxonomy.gemstone.label(slug) else { continue }
             ranked.append((p.gemstones[slug] ?? 0, slug, (label, Self.plural(label), true)))
         }
+        // A family stands in for members the text may not name, not beside a member it names.
         for (family, members) in Self.gemstoneFamilies.sorted(by: { $0.key < $1.key }) {
-            guard let (singular, plural) = Self.gemstoneFamilyWords[family],
-                  !members.contains(where: { !unnamed.contains($0) && (p.gemstones[$0] ?? 0) >= thresholds.gemstone }) else { continue }
+            guard let (singular, plural) = Self.gemstoneFamilyWords[family], !members.contains(where: named.contains) else { continue }
             let sum = members.map { p.gemstones[$0] ?? 0 }.reduce(0, +)
             if sum >= thresholds.gemstone { ranked.append((sum, family, (singular, plural, false))) }
         }
