@@ -1310,18 +1310,17 @@ void order_statistics(const std::vector<double> &v, const std::vector<size_t> &r
 void quantiles(const std::vector<double> &v, std::initializer_list<double> qs, std::vector<double> &out) {
     const size_t n = v.size();
     std::vector<size_t> ranks;
+    std::vector<double> fractions;  // position − ⌊position⌋ per quantile
     for (double q : qs) {
-        const size_t i = static_cast<size_t>(std::floor(q * static_cast<double>(n - 1)));
+        const double position = q * static_cast<double>(n - 1), below = std::floor(position);
+        const size_t i = static_cast<size_t>(below);
         ranks.push_back(i), ranks.push_back(std::min(i + 1, n - 1));
+        fractions.push_back(position - below);
     }
     std::vector<double> values;
     order_statistics(v, ranks, values);
-    size_t k = 0;
-    for (double q : qs) {
-        const double position = q * static_cast<double>(n - 1), below = std::floor(position);
-        const double a = values[k], b = values[k + 1];
-        k += 2;
-        const double t = position - below, d = b - a;
+    for (size_t k = 0; k < fractions.size(); k++) {
+        const double a = values[2 * k], b = values[2 * k + 1], t = fractions[k], d = b - a;
         out.push_back(t >= 0.5 ? b - d * (1 - t) : a + d * t);
     }
 }
