@@ -81,6 +81,11 @@ def cross_validate(x, y, classes, seed=0):
     return np.mean(accuracy), np.std(accuracy), balanced
 
 
+def among(values, names):
+    """Which values are one of `names`, and each one's index in `names` (-1 for the others)."""
+    return torch.tensor([v in names for v in values]), torch.tensor([names.index(v) if v in names else -1 for v in values])
+
+
 def bound(rows, confusable, key):
     """Accuracy over all rows when every label outside `confusable` is right and the confusable ones are
     guessed: the commonest confusable label of rows with the same `key` in the other folds, else overall."""
@@ -109,19 +114,14 @@ def main():
         marks.append(highlights(np.asarray(image), r["attributes"]["finish"]))
     stats, marks = torch.tensor(np.stack(stats)), torch.tensor(np.stack(marks))
     metal = [r["attributes"]["metal"] for r in rows]
-    stones = [r["attributes"]["gemstones"] for r in rows]
-    clear, coloured = ["diamond", "cubic-zirconia"], ["diamond", "ruby", "sapphire", "emerald"]
-    single = lambda names: torch.tensor([len(s) == 1 and s[0] in names for s in stones])
+    sole_stone = [s[0] if len(s) == 1 else None for s in (r["attributes"]["gemstones"] for r in rows)]
     tasks = [
-        ("white metal (silver / white gold / platinum)", torch.tensor([m in white for m in metal]),
-         torch.tensor([white.index(m) if m in white else -1 for m in metal])),
+        ("white metal (silver / white gold / platinum)", *among(metal, white)),
         ("metal colour family (control)", torch.ones(len(rows), dtype=torch.bool), torch.tensor([family[m] for m in metal])),
-        ("yellow gold or brass", torch.tensor([m in yellow for m in metal]), torch.tensor([yellow.index(m) if m in yellow else -1 for m in metal])),
-        ("rose gold or copper", torch.tensor([m in rose for m in metal]), torch.tensor([rose.index(m) if m in rose else -1 for m in metal])),
-        ("diamond or cubic zirconia (sets of one)", single(clear),
-         torch.tensor([clear.index(s[0]) if len(s) == 1 and s[0] in clear else -1 for s in stones])),
-        ("diamond, ruby, sapphire or emerald (sets of one; control)", single(coloured),
-         torch.tensor([coloured.index(s[0]) if len(s) == 1 and s[0] in coloured else -1 for s in stones])),
+        ("yellow gold or brass", *among(metal, yellow)),
+        ("rose gold or copper", *among(metal, rose)),
+        ("diamond or cubic zirconia (sets of one)", *among(sole_stone, ["diamond", "cubic-zirconia"])),
+        ("diamond, ruby, sapphire or emerald (sets of one; control)", *among(sole_stone, ["diamond", "ruby", "sapphire", "emerald"])),
     ]
     for name, keep, labels in tasks:
         y = labels[keep]
