@@ -193,11 +193,15 @@ final class DroppingStore: DraftStore, @unchecked Sendable {
         Issue.record("the lost transaction did not throw")
     }
 
-    /// A real dropped connection: the server ends this backend in the middle of a query.
+    /// A real dropped connection: the server ends this backend in the middle of a query. The backend may
+    /// answer the query before it dies; the next statement then goes to a closed connection, which
+    /// postgres-nio never answers, so both run guarded (a clean-clone CI hung here on 2026-11-30).
     func drop(logger: Logger) async throws {
         try await database.withConnection(logger: logger) { connection in
-            try await connection.query("SELECT pg_terminate_backend(pg_backend_pid())", logger: logger)
-            try await connection.query("SELECT 1", logger: logger)
+            try await connection.guarded { connection in
+                try await connection.query("SELECT pg_terminate_backend(pg_backend_pid())", logger: logger)
+                try await connection.query("SELECT 1", logger: logger)
+            }
         }
         Issue.record("the terminated connection did not throw")
     }
